@@ -1,0 +1,118 @@
+"""The signing form page; the template tag renders the same form inside any host page."""
+
+from __future__ import annotations
+
+import logging
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+from django.db import IntegrityError, transaction
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.shortcuts import get_object_or_404
+from django.urls import reverse
+from django.utils.http import url_has_allowed_host_and_scheme
+from django.utils.translation import gettext_lazy as _
+from django.views import View
+from django.views.generic.base import TemplateResponseMixin
+
+from .conf import app_settings
+from .forms import SignatureForm, form_class_for
+from .models import Petition, Signature
+
+logger = logging.getLogger(__name__)
+
+SIGNED_PARAM = "petition_signed"
+DUPLICATE_MESSAGE = _("This e-mail address has already signed this petition. Thank you for your support!")
+CLOSED_MESSAGE = _("This petition is closed and no longer accepts signatures.")
+
+
+def without_signed_param(url: str) -> str:
+    parts = urlsplit(url)
+    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != SIGNED_PARAM]
+    return urlunsplit(parts._replace(query=urlencode(query), fragment=""))
+
+
+def thanks_url(url: str, petition: Petition) -> str:
+    """`url` with the marker that makes the form show its thank-you state, anchored on the widget."""
+    parts = urlsplit(without_signed_param(url))
+    query = parse_qsl(parts.query, keep_blank_values=True) + [(SIGNED_PARAM, petition.slug)]
+    return urlunsplit(parts._replace(query=urlencode(query), fragment=f"petition-{petition.slug}"))
+
+
+def widget_context(
+    request: HttpRequest, petition: Petition, *, form: SignatureForm | None = None, next_url: str = ""
+) -> dict:
+    """Everything ``petition_widget/widget.html`` needs; shared by the view and the template tag."""
+    signed = request.GET.get(SIGNED_PARAM) == petition.slug
+    if form is None and not signed and petition.accepts_signatures:
+        form = form_class_for(petition)(petition=petition)
+    return {
+        "petition": petition,
+        "form": form,
+        "signed": signed,
+        "closed_message": None if petition.accepts_signatures else CLOSED_MESSAGE,
+        "form_action": reverse("petition_widget:sign", kwargs={"slug": petition.slug}),
+        "next_url": next_url,
+        "notice_template": f"petition_widget/notice_{petition.provider}.html",
+    }
+
+
+class SignView(TemplateResponseMixin, View):
+    """``GET`` shows a petition's form; ``POST`` stores a signature and redirects (Post/Redirect/Get).
+
+    A host can override any class attribute through ``as_view()``.
+    """
+
+    template_name = "petition_widget/sign.html"
+    http_method_names = ["get", "post", "head", "options"]
+    duplicate_message = DUPLICATE_MESSAGE
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        self.petition = get_object_or_404(Petition, slug=kwargs["slug"])
+        return super().dispatch(request, *args, **kwargs)
+
+    def render_form(self, form: SignatureForm | None = None, next_url: str = "", status: int = 200) -> HttpResponse:
+        context = widget_context(self.request, self.petition, form=form, next_url=next_url)
+        context["base_template"] = app_settings.BASE_TEMPLATE
+        return self.render_to_response(context, status=status)
+
+    def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        return self.render_form()
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        try:
+            length = int(request.META.get("CONTENT_LENGTH") or 0)
+        except ValueError:
+            length = 0
+        if length > app_settings.MAX_REQUEST_BYTES:
+            return HttpResponse(_("The form you sent is too large."), status=413, content_type="text/plain")
+
+        next_url = request.POST.get("next", "")
+        if not url_has_allowed_host_and_scheme(
+            next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
+        ):
+            next_url = ""
+        if not self.petition.accepts_signatures:
+            return self.render_form(next_url=next_url, status=409)
+
+        form = form_class_for(self.petition)(request.POST, petition=self.petition)
+        if form.is_valid():
+            signature = form.build_signature()
+            if self.save_signature(signature, form):
+                logger.info("signature %s stored for petition %s", signature.pk, self.petition.pk)
+                return HttpResponseRedirect(thanks_url(next_url or request.path, self.petition), status=303)
+        return self.render_form(form, next_url=next_url)
+
+    def save_signature(self, signature: Signature, form: SignatureForm) -> bool:
+        """Insert the row; a second signature of the same address becomes a form error, not a 500."""
+        try:
+            with transaction.atomic():
+                signature.save()
+        except IntegrityError:
+            duplicate = Signature.objects.filter(
+                petition=self.petition, email_normalized=signature.email_normalized
+            ).exists()
+            if not duplicate:
+                raise
+            form.add_error("email", self.duplicate_message)
+            return False
+        return True

@@ -1,0 +1,20 @@
+"""Test settings: the example site's, with DATABASE_URL choosing SQLite (default) or PostgreSQL."""
+
+import os
+import tempfile
+
+os.environ.setdefault("SECRET_KEY", "tests-only-not-a-secret")
+os.environ.setdefault("CHANGEORG_API_KEY", "test-api-key")
+os.environ.setdefault("CHANGEORG_SECRET", "test-secret")
+os.environ.setdefault("WETHEPEOPLE_API_KEY", "test-wtp-key")
+
+from example_project.settings import *  # noqa: E402,F403
+from example_project.settings import DATABASES  # noqa: E402
+
+DEBUG = False
+PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
+LOGGING = {"version": 1, "disable_existing_loggers": False}
+
+if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
+    # A file rather than memory, so that threads and a live server see the same test database.
+    DATABASES["default"]["TEST"] = {"NAME": os.path.join(tempfile.gettempdir(), f"pw-tests-{os.getpid()}.sqlite3")}
