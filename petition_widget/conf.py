@@ -23,6 +23,11 @@ DEFAULTS: dict[str, Any] = {
     "CHANGEORG_SECRET": "",
     "WETHEPEOPLE_API_URL": "https://api.whitehouse.gov/v1",
     "WETHEPEOPLE_API_KEY": "",
+    # Seconds to wait for an upstream to connect, and again to answer (requests' (connect, read) timeout).
+    "HTTP_TIMEOUT": 10.0,
+    # Sent with Change.org auth key requests: who asks, and a description of the collecting site.
+    "REQUESTER_EMAIL": "",
+    "SOURCE_DESCRIPTION": "",
     # Template the stand-alone form page extends; it must define a `content` block.
     "BASE_TEMPLATE": "petition_widget/base.html",
     # Largest sign POST body accepted, in bytes; larger requests get 413 before any parsing.

@@ -42,6 +42,12 @@ class Petition(models.Model):
     synced_at = models.DateTimeField(_("last synced"), null=True, blank=True)
     accepts_signatures = models.BooleanField(_("accepts signatures"), default=True)
 
+    # Change.org petition authorization key: granted per (petition, API key, source). A secret, like
+    # the API secret: it only ever enters the request signature and is never rendered.
+    auth_key = models.CharField(_("authorization key"), max_length=64, blank=True, editable=False)
+    auth_key_status = models.CharField(_("authorization key status"), max_length=16, blank=True)
+    auth_key_source = models.URLField(_("authorization key source"), max_length=500, blank=True)
+
     created_at = models.DateTimeField(_("added"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
 
