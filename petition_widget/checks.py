@@ -66,7 +66,7 @@ def check_settings(app_configs=None, **kwargs) -> list:
                 id="petition_widget.E005",
             )
         )
-    if not has_key and not app_settings.WETHEPEOPLE_API_KEY:
+    if not (has_key or has_secret or app_settings.WETHEPEOPLE_API_KEY):
         errors.append(
             Warning(
                 "No upstream credentials are set: signatures will be stored but never forwarded.",
