@@ -3,6 +3,7 @@
 
     python3 dev.py demo     start the example site with its admin, demo petition seeded
     python3 dev.py test     run the whole test suite (pass extra pytest arguments after it)
+    python3 dev.py install  only create .venv and install the project with its test tools
 
 Only Python 3.11+ is needed. `test` also needs a Chromium for the browser tests: it uses
 $PETITION_WIDGET_CHROMIUM or the one on PATH, and installs one when there is none.
@@ -112,8 +113,12 @@ def test(args: list[str]) -> None:
     sys.exit(result.returncode)
 
 
+def install(args: list[str]) -> None:
+    ensure_venv("test")
+
+
 def main() -> None:
-    commands = {"demo": demo, "test": test}
+    commands = {"demo": demo, "test": test, "install": install}
     if len(sys.argv) < 2 or sys.argv[1] not in commands:
         sys.exit(__doc__)
     commands[sys.argv[1]](sys.argv[2:])
