@@ -17,6 +17,8 @@ import secrets
 import shutil
 import subprocess
 import sys
+import time
+import urllib.request
 import venv
 from pathlib import Path
 
@@ -77,32 +79,95 @@ def ensure_chromium(env: dict) -> None:
     env["PETITION_WIDGET_CHROMIUM"] = path
 
 
+def wait_for(url: str, process: subprocess.Popen, seconds: float = 30) -> None:
+    deadline = time.monotonic() + seconds
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            sys.exit(f"{process.args[2]} stopped before it was ready.")
+        try:
+            with urllib.request.urlopen(url, timeout=1):
+                return
+        except OSError:
+            time.sleep(0.2)
+    sys.exit(f"{url} did not answer within {seconds} seconds.")
+
+
 def demo(args: list[str]) -> None:
+    """The example blog on PORT (default 8000), the upstream emulator on PORT+1, and a forwarding worker."""
     ensure_venv("example")
     DEMO_DIR.mkdir(exist_ok=True)
     secret_file = DEMO_DIR / "secret_key"
     if not secret_file.exists():
         secret_file.write_text(secrets.token_urlsafe(50))
-    port = args[0] if args else "8000"
+    port = int(args[0]) if args else 8000
+    emulator = f"http://127.0.0.1:{port + 1}"
     env = {
         **os.environ,
         "DEBUG": "1",
         "SECRET_KEY": secret_file.read_text(),
-        "SITE_URL": os.environ.get("SITE_URL", f"http://127.0.0.1:{port}"),
+        "SITE_URL": f"http://127.0.0.1:{port}",
+        "CHANGEORG_API_URL": f"{emulator}/changeorg/v1",
+        "WETHEPEOPLE_API_URL": f"{emulator}/wethepeople/v1",
+        "CHANGEORG_API_KEY": "demo-api-key",
+        "CHANGEORG_SECRET": "demo-secret",
+        "WETHEPEOPLE_API_KEY": "demo-api-key",
     }
-    password = secrets.token_urlsafe(9)
-    run(PYTHON, "manage.py", "migrate", "--noinput", env=env)
-    run(PYTHON, "manage.py", "seed_demo", "--admin-password", password, env=env)
-    print(
-        f"\n  Blog post with the form: http://127.0.0.1:{port}/posts/bring-back-the-trees/\n"
-        f"  Admin: http://127.0.0.1:{port}/admin/  user: admin  password (new each start): {password}\n"
-        "  Stop with Ctrl-C.\n",
-        flush=True,
-    )
+    manage = [str(PYTHON), "manage.py"]
+    run(*manage, "migrate", "--noinput", env=env)
+    processes: list[subprocess.Popen] = []
     try:
-        run(PYTHON, "manage.py", "runserver", f"127.0.0.1:{port}", env=env)
+        processes.append(
+            subprocess.Popen(
+                [
+                    *manage,
+                    "upstream_emulator",
+                    "--port",
+                    str(port + 1),
+                    "--api-key",
+                    "demo-api-key",
+                    "--secret",
+                    "demo-secret",
+                ],
+                cwd=ROOT,
+                env=env,
+            )
+        )
+        wait_for(f"{emulator}/_emulator/stats", processes[-1])
+        password = secrets.token_urlsafe(9)
+        run(*manage, "seed_demo", "--admin-password", password, env=env)
+        processes.append(subprocess.Popen([*manage, "runserver", "--noreload", f"127.0.0.1:{port}"], cwd=ROOT, env=env))
+        wait_for(f"http://127.0.0.1:{port}/", processes[-1])
+        # The worker relays each new signature to the emulator within a second or so.
+        processes.append(
+            subprocess.Popen(
+                [*manage, "forward_signatures", "--poll-interval", "1", "--worker-id", "demo-worker"],
+                cwd=ROOT,
+                env=env,
+            )
+        )
+        print(
+            f"\n  Blog post with the form:  http://127.0.0.1:{port}/posts/bring-back-the-trees/\n"
+            f"  Admin:                    http://127.0.0.1:{port}/admin/  user admin, password {password}"
+            " (new each start)\n"
+            f"  Upstream emulator:        {emulator}/_emulator/signatures  (what it received)\n"
+            "  Forwarding worker:        running; each signature shows as sent in the admin within seconds\n"
+            "  Stop with Ctrl-C.\n",
+            flush=True,
+        )
+        while all(p.poll() is None for p in processes):
+            time.sleep(0.5)
+        sys.exit("A demo process stopped; stopping the others.")
     except KeyboardInterrupt:
         pass
+    finally:
+        for process in processes:
+            if process.poll() is None:
+                process.terminate()
+        for process in processes:
+            try:
+                process.wait(timeout=10)
+            except subprocess.TimeoutExpired:
+                process.kill()
 
 
 def test(args: list[str]) -> None:

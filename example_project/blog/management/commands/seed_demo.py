@@ -1,47 +1,58 @@
-"""Seed the example blog: a demo petition, a post that embeds its form, and an admin account."""
+"""Seed the example blog from the upstream emulator: the demo petitions, posts embedding them, an admin."""
 
 from django.contrib.auth import get_user_model
-from django.core.management.base import BaseCommand
-from django.utils import timezone
+from django.core.management.base import BaseCommand, CommandError
 
 from example_project.blog.models import Post
-from petition_widget.models import Petition, Provider
+from petition_widget.exceptions import PetitionWidgetError
+from petition_widget.petitions import add_petition
 
-POST_BODY = """Our street lost its last six trees to the road widening in spring. The council has
-promised to replant "when budgets allow". We think that time is now.
+DEMO_POSTS = [
+    {
+        "provider": "changeorg",
+        "petition": "https://www.change.org/p/plant-trees-on-elm-street",
+        "slug": "bring-back-the-trees",
+        "title": "Bring back the trees",
+        "body": """Our street lost its trees to the storm. The council has promised to replant "when budgets
+allow". We think that time is now.
 
-Below is the petition we started. Every signature is sent on to the petition platform, so it counts
-there too. Thank you for adding yours."""
+Below is the petition we started on Change.org. Every signature is sent on to the platform, so it
+counts there too. Thank you for adding yours.""",
+    },
+    {
+        "provider": "wethepeople",
+        "petition": "https://petitions.whitehouse.gov/petition/fund-public-libraries-every-county",
+        "slug": "libraries-for-every-county",
+        "title": "A library for every county",
+        "body": """Half the counties in our state have no public library open after five.
+
+This We the People petition asks for federal funding; sign it here and it is relayed for you.""",
+    },
+]
 
 
 class Command(BaseCommand):
-    help = "Create the demo petition, a blog post embedding its form and an admin user (idempotent)."
+    help = (
+        "Add the demo petitions from the upstream (the emulator in the demo), create blog posts embedding "
+        "their forms, and set the password of the user 'admin'. Safe to run again."
+    )
 
     def add_arguments(self, parser):
         parser.add_argument("--admin-password", help="Set this password on the user 'admin' (created if missing).")
 
     def handle(self, *args, admin_password=None, **options):
-        petition, _ = Petition.objects.get_or_create(
-            provider=Provider.CHANGEORG,
-            upstream_id="1001",
-            defaults={
-                "slug": "plant-trees-on-elm-street",
-                "title": "Plant twelve new trees on Elm Street",
-                "overview": "<p>Replant the trees removed from Elm Street.</p>",
-                "status": "open",
-                "goal": 500,
-                "signature_count": 137,
-                "synced_at": timezone.now(),
-            },
-        )
-        Post.objects.get_or_create(
-            slug="bring-back-the-trees",
-            defaults={"title": "Bring back the trees", "body": POST_BODY, "petition": petition},
-        )
+        for spec in DEMO_POSTS:
+            try:
+                petition = add_petition(spec["provider"], spec["petition"])
+            except PetitionWidgetError as exc:
+                raise CommandError(f"Could not add the demo petition {spec['petition']}: {exc}") from exc
+            Post.objects.update_or_create(
+                slug=spec["slug"], defaults={"title": spec["title"], "body": spec["body"], "petition": petition}
+            )
+            self.stdout.write(f"/posts/{spec['slug']}/ embeds {petition.get_absolute_url()}")
         if admin_password:
             user, _ = get_user_model().objects.get_or_create(
                 username="admin", defaults={"is_staff": True, "is_superuser": True, "email": "admin@localhost"}
             )
             user.set_password(admin_password)
             user.save()
-        self.stdout.write(f"Demo post: /posts/bring-back-the-trees/  petition form: {petition.get_absolute_url()}")
