@@ -21,6 +21,8 @@ if not SECRET_KEY:
     SECRET_KEY = get_random_secret_key()
 ALLOWED_HOSTS = env.list("ALLOWED_HOSTS", default=["localhost", "127.0.0.1", "[::1]"])
 SITE_URL = env("SITE_URL", default="http://127.0.0.1:8000")
+# Serve the upstream emulator under /emulator/ (development only: it accepts anything signed with its demo key).
+MOUNT_EMULATOR = env.bool("MOUNT_EMULATOR", default=DEBUG)
 
 INSTALLED_APPS = [
     "django.contrib.admin",
@@ -30,6 +32,7 @@ INSTALLED_APPS = [
     "django.contrib.messages",
     "django.contrib.staticfiles",
     "django_countries",
+    "rest_framework",
     "petition_widget",
     "example_project.blog",
 ]
@@ -103,5 +106,6 @@ PETITION_WIDGET = {
     "CHANGEORG_SECRET": env("CHANGEORG_SECRET", default=""),
     "WETHEPEOPLE_API_URL": env("WETHEPEOPLE_API_URL", default="https://api.whitehouse.gov/v1"),
     "WETHEPEOPLE_API_KEY": env("WETHEPEOPLE_API_KEY", default=""),
+    "REQUESTER_EMAIL": env("REQUESTER_EMAIL", default="webmaster@localhost"),
     "BASE_TEMPLATE": "base.html",
 }

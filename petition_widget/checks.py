@@ -12,6 +12,7 @@ from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
 
 from .conf import SETTING_NAME, app_settings
+from .models import NameDisplay
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 URL_KEYS = ("CHANGEORG_API_URL", "WETHEPEOPLE_API_URL")
@@ -93,12 +94,31 @@ def check_settings(app_configs=None, **kwargs) -> list:
             )
         )
 
+    if has_key and not app_settings.REQUESTER_EMAIL:
+        errors.append(
+            Error(
+                f"{SETTING_NAME}['REQUESTER_EMAIL'] is required with Change.org credentials: auth key requests "
+                "must name who asks.",
+                id="petition_widget.E010",
+            )
+        )
+
     max_bytes = app_settings.MAX_REQUEST_BYTES
     if not isinstance(max_bytes, int) or isinstance(max_bytes, bool) or max_bytes < 1024:
         errors.append(
             Error(
                 f"{SETTING_NAME}['MAX_REQUEST_BYTES'] must be an integer of at least 1024, not {max_bytes!r}.",
                 id="petition_widget.E007",
+            )
+        )
+
+    name_display = app_settings.API_NAME_DISPLAY
+    if name_display not in NameDisplay.values:
+        errors.append(
+            Error(
+                f"{SETTING_NAME}['API_NAME_DISPLAY'] must be one of {', '.join(NameDisplay.values)}, "
+                f"not {name_display!r}.",
+                id="petition_widget.E009",
             )
         )
 
@@ -109,4 +129,108 @@ def check_settings(app_configs=None, **kwargs) -> list:
         errors.append(
             Error(f"{SETTING_NAME}['BASE_TEMPLATE'] {base_template!r} cannot be found.", id="petition_widget.E008")
         )
+    errors.extend(check_forwarding_settings())
+    return errors
+
+
+def _is_number(value: Any) -> bool:
+    return isinstance(value, int | float) and not isinstance(value, bool)
+
+
+def _setting_error(key: str, message: str, id: str, hint: str | None = None) -> Error:
+    return Error(f"{SETTING_NAME}['{key}'] {message}", hint=hint, id=f"petition_widget.{id}")
+
+
+def check_forwarding_settings() -> list:
+    """The forwarding worker's settings: retry policy, lease, poll interval, rate limits, wake-up task."""
+    from .forwarding.wake import WAKE_MODES
+    from .forwarding.worker import http_budget
+    from .models import Provider
+
+    errors: list = []
+    max_attempts = app_settings.MAX_ATTEMPTS
+    if not isinstance(max_attempts, int) or isinstance(max_attempts, bool) or max_attempts < 1:
+        errors.append(
+            _setting_error("MAX_ATTEMPTS", f"must be a whole number of at least 1, not {max_attempts!r}.", "E011")
+        )
+
+    base, cap = app_settings.BACKOFF_BASE_SECONDS, app_settings.BACKOFF_MAX_SECONDS
+    if not (_is_number(base) and _is_number(cap) and 0 < base <= cap):
+        errors.append(
+            _setting_error(
+                "BACKOFF_BASE_SECONDS",
+                f"and BACKOFF_MAX_SECONDS must be positive numbers with the base at most the maximum, not "
+                f"{base!r} and {cap!r}.",
+                "E012",
+            )
+        )
+
+    lease = app_settings.LEASE_SECONDS
+    try:
+        budget = http_budget()
+    except (TypeError, ValueError):
+        budget = None
+    if not _is_number(lease) or lease <= 0:
+        errors.append(_setting_error("LEASE_SECONDS", f"must be a positive number of seconds, not {lease!r}.", "E013"))
+    elif budget is not None and lease <= budget:
+        errors.append(
+            _setting_error(
+                "LEASE_SECONDS",
+                f"({lease:g}) must be longer than one upstream request can take ({budget:g} seconds with "
+                "HTTP_TIMEOUT): a lease that runs out mid-send lets a second worker send the signature again.",
+                "E013",
+            )
+        )
+
+    poll = app_settings.POLL_INTERVAL
+    if not _is_number(poll) or poll <= 0:
+        errors.append(_setting_error("POLL_INTERVAL", f"must be a positive number of seconds, not {poll!r}.", "E014"))
+
+    limits = app_settings.RATE_LIMITS
+    if not isinstance(limits, dict):
+        errors.append(
+            _setting_error("RATE_LIMITS", f"must be a dict of provider to requests a minute, not {limits!r}.", "E015")
+        )
+        limits = {}
+    for provider, limit in limits.items():
+        if provider not in Provider.values:
+            errors.append(
+                _setting_error(
+                    "RATE_LIMITS",
+                    f"names an unknown provider {provider!r}; known: {', '.join(Provider.values)}.",
+                    "E015",
+                )
+            )
+        elif not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
+            errors.append(
+                _setting_error(
+                    "RATE_LIMITS",
+                    f"[{provider!r}] must be a whole number of requests a minute (0 for no limit), not {limit!r}.",
+                    "E015",
+                )
+            )
+
+    alias = app_settings.RATE_LIMIT_CACHE
+    caches_setting = getattr(settings, "CACHES", {})
+    if alias not in caches_setting:
+        errors.append(_setting_error("RATE_LIMIT_CACHE", f"names the cache {alias!r}, which is not in CACHES.", "E016"))
+    elif "DummyCache" in str(caches_setting[alias].get("BACKEND", "")):
+        errors.append(
+            _setting_error(
+                "RATE_LIMIT_CACHE",
+                f"names the cache {alias!r}, a DummyCache, which keeps no counters.",
+                "E016",
+                hint="Use Redis or Memcached, shared by every worker (or LocMemCache with a single worker process).",
+            )
+        )
+
+    if app_settings.WAKE_TASK not in WAKE_MODES:
+        errors.append(
+            _setting_error(
+                "WAKE_TASK", f"must be one of {', '.join(WAKE_MODES)}, not {app_settings.WAKE_TASK!r}.", "E017"
+            )
+        )
+    backend = app_settings.WAKE_TASK_BACKEND
+    if not isinstance(backend, str) or not backend:
+        errors.append(_setting_error("WAKE_TASK_BACKEND", f"must be a task backend alias, not {backend!r}.", "E017"))
     return errors

@@ -32,6 +32,34 @@ DEFAULTS: dict[str, Any] = {
     "BASE_TEMPLATE": "petition_widget/base.html",
     # Largest sign POST body accepted, in bytes; larger requests get 413 before any parsing.
     "MAX_REQUEST_BYTES": 16 * 1024,
+    # How the public API shows signers' names: "full" ("Ada Lovelace", as Change.org did),
+    # "first_initial" ("Ada L.") or "initials" ("A. L.").
+    "API_NAME_DISPLAY": "full",
+    # -- forwarding (petition_widget.forwarding) ---------------------------------------------------
+    # Tries a signature gets before it is marked failed; answers that are not the signer's doing
+    # (credentials refused, HTTP 429) do not use one up.
+    "MAX_ATTEMPTS": 10,
+    # Exponential backoff with full jitter: before try n+1, wait a random time between 0 and
+    # min(BACKOFF_MAX_SECONDS, BACKOFF_BASE_SECONDS * 2 ** (n - 1)); a longer Retry-After wins.
+    "BACKOFF_BASE_SECONDS": 30.0,
+    "BACKOFF_MAX_SECONDS": 3600.0,
+    # How long a worker holds a claimed signature. A worker that dies mid-send loses nothing: the
+    # signature is claimable again once its lease has expired.
+    "LEASE_SECONDS": 120.0,
+    # Seconds a looping worker sleeps when nothing is due.
+    "POLL_INTERVAL": 5.0,
+    # Upstream requests a minute per provider, shared by every worker through the cache below; 0 = no limit.
+    # Providers left out keep their default.
+    "RATE_LIMITS": {"changeorg": 600, "wethepeople": 1500},
+    # The cache (an alias of CACHES) that holds the shared rate-limit counters: Redis or Memcached when
+    # workers run in several processes.
+    "RATE_LIMIT_CACHE": "default",
+    # Wake forwarding through a task framework (django.tasks, or the django-tasks backport) when a signature
+    # is stored: "auto" when its backend runs tasks elsewhere, "always" (even the immediate backend, which
+    # then forwards inside the request), "off".
+    "WAKE_TASK": "auto",
+    # The task backend alias the wake-up task is enqueued on.
+    "WAKE_TASK_BACKEND": "default",
 }
 
 

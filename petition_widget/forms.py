@@ -9,10 +9,12 @@ import phonenumbers
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
+from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
-from .models import Provider, Signature
+from .forwarding.wake import on_signature_stored
+from .models import Provider, Signature, count_new_signature
 
 # C0/C1 controls, zero-width and bidirectional formatting characters: never part of a name or an address.
 _INVISIBLE = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
@@ -130,10 +132,35 @@ class SignatureForm(forms.Form):
         kwargs.setdefault("auto_id", f"pw-{petition.slug}-%s")
         super().__init__(*args, **kwargs)
 
+    duplicate_message = _("This e-mail address has already signed this petition. Thank you for your support!")
+
     def build_signature(self) -> Signature:
         """An unsaved :class:`Signature` from the cleaned data."""
         values = {self.stored_as.get(name, name): value for name, value in self.cleaned_data.items()}
         return Signature(petition=self.petition, **values)
+
+    def save(self) -> Signature | None:
+        """Store the signature of a valid form; ``None`` (and an error on ``email``) for a duplicate.
+
+        No lookup comes first: the unique constraint decides, so two concurrent submissions of one
+        address cannot both get in, and a second signature becomes a form error rather than a 500.
+        Nothing here talks to the upstream: after the commit a task may wake forwarding (``forwarding.wake``).
+        """
+        signature = self.build_signature()
+        try:
+            with transaction.atomic():
+                signature.save()
+                count_new_signature(signature)
+                on_signature_stored(signature.pk)
+        except IntegrityError:
+            duplicate = Signature.objects.filter(
+                petition=self.petition, email_normalized=signature.email_normalized
+            ).exists()
+            if not duplicate:
+                raise
+            self.add_error("email", self.duplicate_message)
+            return None
+        return signature
 
 
 class ChangeorgSignatureForm(SignatureForm):

@@ -2,7 +2,15 @@
 
 from __future__ import annotations
 
-from django.db import models
+import hashlib
+import secrets
+import unicodedata
+from urllib.parse import urlsplit
+
+from django.core.exceptions import ValidationError
+from django.db import connections, models
+from django.db.models import Count, OuterRef, Q, Subquery
+from django.db.models.functions import Coalesce
 from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
@@ -42,11 +50,30 @@ class Petition(models.Model):
     synced_at = models.DateTimeField(_("last synced"), null=True, blank=True)
     accepts_signatures = models.BooleanField(_("accepts signatures"), default=True)
 
+    # Kept by SignatureForm.save() (an F() update in the insert's transaction) and recount_signatures(),
+    # so that the public API answers counts without scanning the signatures table.
+    local_signature_count = models.PositiveIntegerField(
+        _("local signature count"),
+        default=0,
+        editable=False,
+        help_text=_("Signatures collected here, hidden included."),
+    )
+    public_signature_count = models.PositiveIntegerField(
+        _("public signature count"), default=0, editable=False, help_text=_("Signatures listed publicly.")
+    )
+
     # Change.org petition authorization key: granted per (petition, API key, source). A secret, like
     # the API secret: it only ever enters the request signature and is never rendered.
     auth_key = models.CharField(_("authorization key"), max_length=64, blank=True, editable=False)
     auth_key_status = models.CharField(_("authorization key status"), max_length=16, blank=True)
     auth_key_source = models.URLField(_("authorization key source"), max_length=500, blank=True)
+
+    # Set by a forwarding worker when the upstream refuses our credentials for this petition; its
+    # signatures wait until an admin resumes forwarding. Written only by targeted updates (see save()).
+    forwarding_paused_at = models.DateTimeField(_("forwarding paused"), null=True, blank=True, editable=False)
+    forwarding_paused_reason = models.CharField(
+        _("why forwarding is paused"), max_length=500, blank=True, editable=False
+    )
 
     created_at = models.DateTimeField(_("added"), auto_now_add=True)
     updated_at = models.DateTimeField(_("updated"), auto_now=True)
@@ -62,8 +89,24 @@ class Petition(models.Model):
     def __str__(self) -> str:
         return self.title
 
+    def save(self, *args, **kwargs) -> None:
+        # The counters move by concurrent F() updates; writing back the values this instance loaded
+        # earlier (an admin's edit, a sync) would undo signatures counted in between. The same goes for
+        # a pause that a forwarding worker records while an admin has the petition open.
+        if not self._state.adding and self.pk is not None and kwargs.get("update_fields") is None:
+            kwargs["update_fields"] = [
+                field.name
+                for field in self._meta.concrete_fields
+                if not field.primary_key and field.name not in COUNTER_FIELDS + PAUSE_FIELDS
+            ]
+        super().save(*args, **kwargs)
+
     def get_absolute_url(self) -> str:
         return reverse("petition_widget:sign", kwargs={"slug": self.slug})
+
+    @property
+    def forwarding_paused(self) -> bool:
+        return self.forwarding_paused_at is not None
 
     @property
     def progress_percent(self) -> int:
@@ -82,6 +125,27 @@ class ForwardingState(models.TextChoices):
     REJECTED = "rejected", _("Rejected")  # the upstream refused it for good; its messages are kept
     FAILED = "failed", _("Failed")  # gave up after the maximum number of attempts
     CANCELLED = "cancelled", _("Cancelled")  # an admin stopped it
+
+
+COUNTER_FIELDS = ("local_signature_count", "public_signature_count")
+PAUSE_FIELDS = ("forwarding_paused_at", "forwarding_paused_reason")
+
+# The one definition of which signatures count and which are listed. Future exclusions (spam,
+# unconfirmed e-mail) go into COUNTED; PUBLIC follows, and so do the counters and the API's index.
+COUNTED = ~Q(state=ForwardingState.CANCELLED)
+PUBLIC = COUNTED & Q(hidden=False)
+
+
+class SignatureQuerySet(models.QuerySet):
+    """Queries over signatures that know which of them count and which are shown."""
+
+    def counted(self) -> SignatureQuerySet:
+        """Signatures that count towards a petition's local total (hidden ones included)."""
+        return self.filter(COUNTED)
+
+    def public(self) -> SignatureQuerySet:
+        """Signatures that may be listed publicly: counted, and the signer did not ask to be hidden."""
+        return self.filter(PUBLIC)
 
 
 class Signature(models.Model):
@@ -117,6 +181,8 @@ class Signature(models.Model):
     forwarded_at = models.DateTimeField(_("forwarded"), null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
 
+    objects = SignatureQuerySet.as_manager()
+
     class Meta:
         verbose_name = _("signature")
         verbose_name_plural = _("signatures")
@@ -129,6 +195,14 @@ class Signature(models.Model):
         indexes = [
             models.Index(fields=["state", "next_attempt_at"], name="pw_signature_due"),
             models.Index(fields=["petition", "created_at"], name="pw_signature_petition_time"),
+            # The public list's pages: OFFSET walks this index alone, in either direction. hidden and state
+            # are repeated in it because SQLite (before 3.45?) uses a partial index as a covering index only
+            # when it holds every column the query names, those of its own condition included.
+            models.Index(
+                fields=["petition", "created_at", "id", "hidden", "state"],
+                name="pw_signature_public_page",
+                condition=PUBLIC,
+            ),
         ]
 
     def __str__(self) -> str:
@@ -150,3 +224,204 @@ class Signature(models.Model):
     @property
     def country_name(self) -> str:
         return countries.name(self.country_code) if self.country_code else ""
+
+
+def is_counted(signature: Signature) -> bool:
+    """:data:`COUNTED` for one signature in memory (a test holds the two together for every state)."""
+    return signature.state != ForwardingState.CANCELLED
+
+
+def is_public(signature: Signature) -> bool:
+    """:data:`PUBLIC` for one signature in memory."""
+    return is_counted(signature) and not signature.hidden
+
+
+def count_new_signature(signature: Signature) -> None:
+    """Add a just-inserted signature to its petition's counters: one UPDATE, in the caller's transaction.
+
+    Plain parametrised SQL: this runs on every sign POST, inside the write lock, and the ORM's
+    compilation of the same UPDATE costs several times its execution.
+    """
+    connection = connections[signature._state.db or "default"]
+    quote = connection.ops.quote_name
+    with connection.cursor() as cursor:
+        cursor.execute(
+            f"UPDATE {quote(Petition._meta.db_table)} SET {quote('local_signature_count')} = "
+            f"{quote('local_signature_count')} + %s, {quote('public_signature_count')} = "
+            f"{quote('public_signature_count')} + %s WHERE {quote('id')} = %s",
+            [int(is_counted(signature)), int(is_public(signature)), signature.petition_id],
+        )
+
+
+def recount_signatures(petitions: models.QuerySet | list | None = None) -> int:
+    """Recompute the counters of `petitions` (primary keys, a queryset, or all) from the signatures.
+
+    Run it after signatures change outside the signing form (the admin does; bulk edits and deletions
+    should). Returns the number of petitions updated.
+    """
+    queryset = Petition.objects.all()
+    if petitions is not None:
+        queryset = queryset.filter(pk__in=petitions)
+
+    def count(signatures: SignatureQuerySet) -> Coalesce:
+        total = signatures.filter(petition=OuterRef("pk")).order_by().values("petition").annotate(n=Count("pk"))
+        return Coalesce(Subquery(total.values("n")), 0)
+
+    return queryset.update(
+        local_signature_count=count(Signature.objects.counted()),
+        public_signature_count=count(Signature.objects.public()),
+    )
+
+
+class NameDisplay(models.TextChoices):
+    """How the public API shows a signer's name (setting ``API_NAME_DISPLAY``)."""
+
+    FULL = "full", _("Full name")  # "Ada Lovelace", as Change.org listed it
+    FIRST_INITIAL = "first_initial", _("First name and initial")  # "Ada L."
+    INITIALS = "initials", _("Initials")  # "A. L."
+
+
+def _initial(name: str) -> str:
+    """The first letter of `name` with its combining marks, followed by a full stop ("" for no name)."""
+    name = name.strip()
+    if not name:
+        return ""
+    end = 1
+    while end < len(name) and unicodedata.category(name[end]).startswith("M"):
+        end += 1
+    return name[:end].upper() + "."
+
+
+def public_display_name(first_name: str, last_name: str, style: str | None = None) -> str:
+    """A signer's name as the public API shows it; `style` defaults to the ``API_NAME_DISPLAY`` setting."""
+    from .conf import app_settings
+
+    style = style or app_settings.API_NAME_DISPLAY
+    first_name, last_name = first_name.strip(), last_name.strip()
+    if style == NameDisplay.INITIALS:
+        parts = [_initial(first_name), _initial(last_name)]
+    elif style == NameDisplay.FIRST_INITIAL:
+        parts = [first_name, _initial(last_name)]
+    else:
+        parts = [first_name, last_name]
+    return " ".join(part for part in parts if part)
+
+
+API_KEY_PREFIX_LENGTH = 8
+
+
+def _is_origin(value: str) -> bool:
+    parts = urlsplit(value)
+    return (
+        parts.scheme in ("http", "https")
+        and bool(parts.hostname)
+        and not parts.path
+        and not parts.query
+        and not parts.fragment
+        and "@" not in parts.netloc
+    )
+
+
+def hash_api_key(key: str) -> str:
+    """The stored form of an API key. Keys are long random tokens, so one SHA-256 is enough to protect them."""
+    return hashlib.sha256(key.encode()).hexdigest()
+
+
+class ApiKey(models.Model):
+    """A key with which one site's JavaScript, or one partner, may post signatures through the public API.
+
+    Only a hash of the key is stored; the key itself is shown once, when it is created.
+    """
+
+    name = models.CharField(_("name"), max_length=100, help_text=_("Who uses this key, e.g. “blog widget”."))
+    key_hash = models.CharField(_("key hash"), max_length=64, unique=True, editable=False)
+    prefix = models.CharField(
+        _("key prefix"), max_length=API_KEY_PREFIX_LENGTH, editable=False, help_text=_("Tells keys apart.")
+    )
+    allowed_origins = models.TextField(
+        _("allowed origins"),
+        blank=True,
+        help_text=_(
+            "Web pages on these origins may call the API with this key from a browser (CORS), one a line, "
+            "e.g. https://blog.example; “*” allows any. Requests without an Origin header (servers) are not "
+            "affected."
+        ),
+    )
+    active = models.BooleanField(_("active"), default=True)
+    created_at = models.DateTimeField(_("created"), auto_now_add=True)
+    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
+
+    class Meta:
+        verbose_name = _("API key")
+        verbose_name_plural = _("API keys")
+        ordering = ["name"]
+
+    def __str__(self) -> str:
+        return f"{self.name} ({self.prefix}…)"
+
+    @classmethod
+    def generate(cls) -> str:
+        """A new random key (not stored: pass it to :meth:`set_key`)."""
+        return secrets.token_urlsafe(30)
+
+    def set_key(self, key: str) -> None:
+        self.key_hash = hash_api_key(key)
+        self.prefix = key[:API_KEY_PREFIX_LENGTH]
+
+    def clean(self) -> None:
+        bad = [origin for origin in self.origins if origin != "*" and not _is_origin(origin)]
+        if bad:
+            raise ValidationError(
+                {
+                    "allowed_origins": _("Not an origin (scheme://host[:port], nothing after it): %(bad)s")
+                    % {"bad": ", ".join(bad)}
+                }
+            )
+
+    @property
+    def origins(self) -> list[str]:
+        return [line.strip().rstrip("/") for line in self.allowed_origins.splitlines() if line.strip()]
+
+    def allows_origin(self, origin: str) -> bool:
+        origins = self.origins
+        return "*" in origins or origin.rstrip("/") in origins
+
+
+class AttemptOutcome(models.TextChoices):
+    """What one try at forwarding a signature came to (the values of ``providers.base.Outcome``)."""
+
+    SENT = "sent", _("Sent")  # accepted (or queued) by the upstream
+    DUPLICATE = "duplicate", _("Already signed")  # the upstream already had this signer: counts as sent
+    REJECTED = "rejected", _("Rejected")  # refused for good
+    RETRY = "retry", _("Will retry")  # transient trouble: no answer, a 5xx, a rate limit
+    HELD = "held", _("Held")  # our credentials or configuration were refused; the petition is paused
+
+
+ATTEMPT_MESSAGE_LENGTH = 500
+
+
+class ForwardAttempt(models.Model):
+    """One try at forwarding a signature to its upstream: when, how long, and what came back.
+
+    Written by the forwarding worker in the transaction that moves the signature on; never edited.
+    The message is the upstream's own words, shortened, and never holds a credential.
+    """
+
+    signature = models.ForeignKey(
+        Signature, on_delete=models.CASCADE, related_name="forward_attempts", verbose_name=_("signature")
+    )
+    started_at = models.DateTimeField(_("started"))
+    duration_ms = models.PositiveIntegerField(_("duration (ms)"))
+    outcome = models.CharField(_("outcome"), max_length=16, choices=AttemptOutcome.choices)
+    http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
+    message = models.CharField(_("upstream message"), max_length=ATTEMPT_MESSAGE_LENGTH, blank=True)
+    worker = models.CharField(_("worker"), max_length=64, blank=True)
+
+    class Meta:
+        verbose_name = _("forwarding attempt")
+        verbose_name_plural = _("forwarding attempts")
+        ordering = ["started_at", "id"]
+        indexes = [models.Index(fields=["signature", "started_at"], name="pw_attempt_signature_time")]
+
+    def __str__(self) -> str:
+        return f"{self.outcome} at {self.started_at:%Y-%m-%d %H:%M:%S}"

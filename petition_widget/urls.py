@@ -6,4 +6,9 @@ app_name = "petition_widget"
 
 urlpatterns = [
     path("petitions/<slug:slug>/", views.SignView.as_view(), name="sign"),
+    path(
+        "petitions/<slug:slug>/auth-key-callback/<str:token>/",
+        views.AuthKeyCallbackView.as_view(),
+        name="auth_key_callback",
+    ),
 ]

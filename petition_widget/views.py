@@ -5,23 +5,24 @@ from __future__ import annotations
 import logging
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
-from django.db import IntegrityError, transaction
-from django.http import HttpRequest, HttpResponse, HttpResponseRedirect
+from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
 from django.urls import reverse
+from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from django.views import View
+from django.views.decorators.csrf import csrf_exempt
 from django.views.generic.base import TemplateResponseMixin
 
 from .conf import app_settings
 from .forms import SignatureForm, form_class_for
-from .models import Petition, Signature
+from .models import Petition, Provider
+from .petitions import check_callback_token, record_auth_key_change
 
 logger = logging.getLogger(__name__)
 
 SIGNED_PARAM = "petition_signed"
-DUPLICATE_MESSAGE = _("This e-mail address has already signed this petition. Thank you for your support!")
 CLOSED_MESSAGE = _("This petition is closed and no longer accepts signatures.")
 
 
@@ -64,7 +65,6 @@ class SignView(TemplateResponseMixin, View):
 
     template_name = "petition_widget/sign.html"
     http_method_names = ["get", "post", "head", "options"]
-    duplicate_message = DUPLICATE_MESSAGE
 
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         self.petition = get_object_or_404(Petition, slug=kwargs["slug"])
@@ -96,23 +96,34 @@ class SignView(TemplateResponseMixin, View):
 
         form = form_class_for(self.petition)(request.POST, petition=self.petition)
         if form.is_valid():
-            signature = form.build_signature()
-            if self.save_signature(signature, form):
+            signature = form.save()
+            if signature is not None:
                 logger.info("signature %s stored for petition %s", signature.pk, self.petition.pk)
                 return HttpResponseRedirect(thanks_url(next_url or request.path, self.petition), status=303)
         return self.render_form(form, next_url=next_url)
 
-    def save_signature(self, signature: Signature, form: SignatureForm) -> bool:
-        """Insert the row; a second signature of the same address becomes a form error, not a 500."""
-        try:
-            with transaction.atomic():
-                signature.save()
-        except IntegrityError:
-            duplicate = Signature.objects.filter(
-                petition=self.petition, email_normalized=signature.email_normalized
-            ).exists()
-            if not duplicate:
-                raise
-            form.add_error("email", self.duplicate_message)
-            return False
-        return True
+
+@method_decorator(csrf_exempt, name="dispatch")
+class AuthKeyCallbackView(View):
+    """Receives Change.org's later changes to a petition's authorization key (a revocation, say).
+
+    The URL carries a token only the upstream was given, so nobody else can revoke a site's key.
+    """
+
+    http_method_names = ["post"]
+    statuses = ("granted", "denied", "revoked")
+
+    def post(self, request: HttpRequest, slug: str, token: str) -> HttpResponse:
+        petition = Petition.objects.filter(slug=slug, provider=Provider.CHANGEORG).first()
+        if petition is None or not check_callback_token(petition, token):
+            return JsonResponse({"result": "failure", "messages": ["not found"]}, status=404)
+        status = request.POST.get("status", "")
+        if status not in self.statuses or request.POST.get("petition_id", petition.upstream_id) != petition.upstream_id:
+            return JsonResponse({"result": "failure", "messages": ["unexpected status or petition"]}, status=400)
+        record_auth_key_change(
+            petition,
+            status=status,
+            auth_key=request.POST.get("auth_key", "")[:64],
+            source=request.POST.get("source", "")[:500],
+        )
+        return JsonResponse({"result": "success"})

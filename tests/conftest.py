@@ -2,6 +2,8 @@ import pytest
 
 from petition_widget.models import Petition, Provider
 
+pytest_plugins = ["tests.fixtures_emulator"]
+
 
 @pytest.fixture
 def petition(db):

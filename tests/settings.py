@@ -6,7 +6,8 @@ import tempfile
 os.environ.setdefault("SECRET_KEY", "tests-only-not-a-secret")
 os.environ.setdefault("CHANGEORG_API_KEY", "test-api-key")
 os.environ.setdefault("CHANGEORG_SECRET", "test-secret")
-os.environ.setdefault("WETHEPEOPLE_API_KEY", "test-wtp-key")
+os.environ.setdefault("WETHEPEOPLE_API_KEY", "test-api-key")
+os.environ.setdefault("REQUESTER_EMAIL", "owner@blog.example")
 
 from example_project.settings import *  # noqa: E402,F403
 from example_project.settings import DATABASES  # noqa: E402

@@ -13,7 +13,12 @@ def ids(settings_dict, settings, debug=False):
     return sorted(message.id for message in check_settings())
 
 
-GOOD = {"SITE_URL": "https://blog.example", "CHANGEORG_API_KEY": "k", "CHANGEORG_SECRET": "s"}
+GOOD = {
+    "SITE_URL": "https://blog.example",
+    "CHANGEORG_API_KEY": "k",
+    "CHANGEORG_SECRET": "s",
+    "REQUESTER_EMAIL": "owner@blog.example",
+}
 
 
 def test_complete_settings_pass(settings):
@@ -53,6 +58,10 @@ def test_change_org_needs_key_and_secret(settings, missing):
 def test_no_credentials_at_all_is_a_warning(settings):
     assert ids({}, settings) == ["petition_widget.W001"]
     assert ids({"WETHEPEOPLE_API_KEY": "w"}, settings) == []
+
+
+def test_requester_email_needed_with_change_org(settings):
+    assert ids({**GOOD, "REQUESTER_EMAIL": ""}, settings) == ["petition_widget.E010"]
 
 
 def test_site_url(settings):

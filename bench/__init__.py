@@ -1,0 +1,1 @@
+"""Benchmarks of django-petition-widget; each prints its figures beside reference views."""

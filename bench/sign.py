@@ -1,0 +1,963 @@
+#!/usr/bin/env python3
+"""Requests per second of the sign POST beside a bare view and a minimal sign view.
+
+    .venv/bin/python bench/sign.py [--rounds N] [--seconds S] [--concurrency C]
+                                   [--client auto|wrk|python] [--db-dir DIR] [--wal]
+                                   [--profile] [--profile-requests N]
+
+Starts gunicorn (2 sync workers) on a fresh, migrated SQLite file in a temporary directory, with
+the example site's settings plus the reference views of ``bench/urls.py``, and measures three
+endpoints in turn, round after round, with the same concurrency:
+
+    ours     POST /petitions/<slug>/            the app's SignView, Change.org form, every field filled
+    minimal  POST /bench/minimal/<slug>/        CSRF check, one INSERT of the posted values, 303
+    bare     POST /bench/bare/                  HttpResponse("ok"), no CSRF check, body not read
+
+Every sign POST carries a new e-mail address, the csrftoken cookie and csrfmiddlewaretoken field
+obtained from a GET of the form page, and an Origin header as a browser sends it; redirects are not
+followed and every status is checked (303, or 200 for bare). Any other answer stops the run with
+exit status 1. The load comes from ``wrk`` with bench/sign_post.lua when it is installed
+(``apt-get install wrk``), otherwise from one Python process per connection. Besides requests per
+second it prints the CPU time the gunicorn workers and the load generator spent per request (Linux),
+a figure that other processes on the machine disturb far less than the rate.
+
+``--profile`` then runs the same three requests in-process through Django's WSGI handler: the time
+per request without a profiler, and a cProfile of the sign POST summed over --profile-requests
+requests, broken down by step and listed by cumulative time. ``--rounds 0 --profile`` only profiles.
+Results and their reading: docs/benchmarks.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import cProfile
+import inspect
+import io
+import multiprocessing
+import os
+import pstats
+import re
+import resource
+import secrets
+import shutil
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from http.client import HTTPConnection
+from pathlib import Path
+from urllib.parse import quote, urlencode
+
+REPO = Path(__file__).resolve().parent.parent
+# Run as a script, sys.path would start with bench/ itself; the repository takes its place so that the
+# support modules import as bench.settings, bench.urls and bench.views.
+if sys.path and Path(sys.path[0]).resolve() == REPO / "bench":
+    sys.path[0] = str(REPO)
+LUA_SCRIPT = Path(__file__).resolve().parent / "sign_post.lua"
+HOST = "127.0.0.1"
+SLUG = "bring-back-the-trees"
+NEXT_URL = "/posts/bring-back-the-trees/"
+TARGET_RATIO = 0.70
+# The forwarding phase: a petition on the emulator, its form, and the emulator's credentials.
+FORWARD_SLUG = "bench-forwarding"
+FORWARD_PETITION = "1001"
+EMULATOR_KEY = "bench-api-key"
+EMULATOR_SECRET = "bench-secret"
+
+# A Change.org signer who fills in every field, the phone number included (one of Ofcom's numbers
+# reserved for fiction, valid for phonenumbers and nobody's).
+SIGNER = {
+    "first_name": "Ada",
+    "last_name": "Lovelace",
+    "address": "12 Downing Street",
+    "city": "London",
+    "state_province": "",
+    "postal_code": "SW1A 2AA",
+    "country_code": "GB",
+    "phone": "020 7946 0958",
+    "reason": "Shade, birds and cleaner air for everyone on our street.",
+}
+
+OVERVIEW = (
+    "<p>The council cut down forty plane trees along the high street last spring and has no plan to "
+    "replace them. We ask for new trees, chosen with residents, before the end of next year.</p>"
+) * 6
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    """One measured URL and the only status it may answer."""
+
+    key: str
+    label: str
+    path: str
+    expected: int
+
+
+ENDPOINTS = (
+    Endpoint("ours", "ours (SignView)", f"/petitions/{SLUG}/", 303),
+    Endpoint("minimal", "minimal sign view", f"/bench/minimal/{SLUG}/", 303),
+    Endpoint("bare", "bare view", "/bench/bare/", 200),
+)
+
+
+@dataclass
+class RunResult:
+    requests: int
+    seconds: float
+    bad: int = 0
+    first_bad: int = 0
+    socket_errors: int = 0
+    p50_ms: float | None = None
+    p99_ms: float | None = None
+    server_cpu: float | None = None  # seconds of CPU the gunicorn workers used during the run
+    client_cpu: float | None = None  # seconds of CPU the load generator used
+
+    @property
+    def answered(self) -> int:
+        return self.requests + self.bad
+
+    @property
+    def rate(self) -> float:
+        return self.requests / self.seconds if self.seconds else 0.0
+
+
+@dataclass
+class Csrf:
+    cookie: str  # the value of the csrftoken cookie
+    token: str  # the masked token of the form's csrfmiddlewaretoken field
+
+
+@dataclass
+class Bench:
+    """The shared state of one run: server address, CSRF pair, the counted 303s per e-mail prefix."""
+
+    port: int
+    csrf: Csrf
+    counted: dict[str, int] = field(default_factory=dict)
+    workers: list[int] = field(default_factory=list)
+    log: Path | None = None
+
+    def log_tail(self, chars: int = 3000) -> str:
+        text = self.log.read_text(errors="replace").strip() if self.log and self.log.exists() else ""
+        return f"\ngunicorn's log ends with:\n{text[-chars:]}" if text else ""
+
+    @property
+    def origin(self) -> str:
+        return f"http://{HOST}:{self.port}"
+
+    def body_template(self, prefix: str) -> str:
+        """The urlencoded form with ``%d`` twice in the e-mail address (client id, request number).
+
+        Both the Lua script and the Python client fill it with printf-style formatting, so every
+        other ``%`` of the urlencoded body is doubled.
+        """
+        fields = {**SIGNER, "next": NEXT_URL, "csrfmiddlewaretoken": self.csrf.token}
+        return urlencode(fields).replace("%", "%%") + f"&email={quote(prefix)}-%d-%d%%40bench.example"
+
+
+# --- the server -----------------------------------------------------------------------------------
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind((HOST, 0))
+        return sock.getsockname()[1]
+
+
+def prepare_environment(tmp: Path, port: int) -> dict[str, str]:
+    env = {
+        "DJANGO_SETTINGS_MODULE": "bench.settings",
+        "DEBUG": "0",
+        "SECRET_KEY": secrets.token_urlsafe(50),
+        "DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}",
+        "SITE_URL": f"http://{HOST}:{port}",
+        # The abuse limits (minimum fill time, per-IP rate) would refuse a load generator; off here.
+        "SIGN_MIN_SECONDS": "0",
+        "SIGN_LIMIT_PER_IP": "0",
+        # gunicorn's control socket defaults to ~/.gunicorn; keep it in the temporary directory.
+        "XDG_RUNTIME_DIR": str(tmp),
+    }
+    # The upstream emulator of the forwarding phase (run_upstream_phase), on a port chosen now so that the
+    # settings of every process point at it.
+    emulator_url = f"http://{HOST}:{free_port()}"
+    env.update(
+        {
+            "PW_BENCH_EMULATOR_URL": emulator_url,
+            "CHANGEORG_API_URL": f"{emulator_url}/changeorg/v1",
+            "CHANGEORG_API_KEY": EMULATOR_KEY,
+            "CHANGEORG_SECRET": EMULATOR_SECRET,
+            "WETHEPEOPLE_API_URL": f"{emulator_url}/wethepeople/v1",
+            "WETHEPEOPLE_API_KEY": EMULATOR_KEY,
+        }
+    )
+    os.environ.update(env)
+    return dict(os.environ)
+
+
+def setup_database(wal: bool = False) -> None:
+    """Migrate the fresh SQLite file and add the petition every sign POST goes to."""
+    import django
+
+    django.setup()
+    from django.core.management import call_command
+    from django.db import connections
+
+    from petition_widget.models import Petition, Provider
+
+    call_command("migrate", verbosity=0, interactive=False, skip_checks=True)
+    if wal:
+        # The journal mode is stored in the database file: every later connection uses it too.
+        with connections["default"].cursor() as cursor:
+            cursor.execute("PRAGMA journal_mode=WAL")
+    fields = {
+        "title": "Bring back the trees of the high street",
+        "overview": OVERVIEW,
+        "letter_body": "Please replant the high street with trees chosen together with its residents.",
+        "url": "https://www.change.org/p/bring-back-the-trees",
+        "status": "open",
+        "goal": 5000,
+        "signature_count": 1234,
+        "targets": [{"name": "Town council", "type": "custom"}],
+        "creator_name": "Friends of the High Street",
+    }
+    Petition.objects.create(
+        provider=Provider.CHANGEORG, upstream_id="48503", slug=SLUG, raw={"petition_id": 48503, **fields}, **fields
+    )
+    connections.close_all()
+
+
+def start_gunicorn(tmp: Path, port: int, env: dict[str, str]) -> subprocess.Popen:
+    log = open(tmp / "gunicorn.log", "wb")  # closed in stop_gunicorn, with the process
+    command = [
+        sys.executable,
+        "-m",
+        "gunicorn",
+        "--workers=2",
+        "--worker-class=sync",
+        f"--bind={HOST}:{port}",
+        f"--pythonpath={REPO}",
+        f"--worker-tmp-dir={tmp}",
+        "--log-level=warning",
+        "--timeout=60",
+        "example_project.wsgi:application",
+    ]
+    process = subprocess.Popen(command, cwd=tmp, env=env, stdout=log, stderr=subprocess.STDOUT)
+    process.log = log  # type: ignore[attr-defined]
+    deadline = time.monotonic() + 30
+    while time.monotonic() < deadline:
+        if process.poll() is not None:
+            break
+        try:
+            if http_request(port, "GET", "/bench/bare/")[0] == 200:
+                return process
+        except OSError:
+            pass
+        time.sleep(0.1)
+    stop_gunicorn(process)
+    sys.exit("gunicorn did not start:\n" + (tmp / "gunicorn.log").read_text(errors="replace")[-3000:])
+
+
+def stop_gunicorn(process: subprocess.Popen) -> None:
+    if process.poll() is None:
+        process.send_signal(signal.SIGTERM)
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+    process.log.close()  # type: ignore[attr-defined]
+
+
+def http_request(port: int, method: str, path: str, body: str = "", headers: dict | None = None):
+    conn = HTTPConnection(HOST, port, timeout=10)
+    try:
+        conn.request(method, path, body=body.encode(), headers=headers or {})
+        response = conn.getresponse()
+        return response.status, response.getheaders(), response.read().decode(errors="replace")
+    finally:
+        conn.close()
+
+
+CSRF_FIELD = re.compile(r'name="csrfmiddlewaretoken" value="([^"]+)"')
+
+
+def parse_csrf(headers: list[tuple[str, str]], html: str) -> Csrf:
+    cookie = next(
+        (v.split(";", 1)[0].split("=", 1)[1] for k, v in headers if k.lower() == "set-cookie" and "csrftoken=" in v),
+        None,
+    )
+    match = CSRF_FIELD.search(html)
+    if not cookie or not match:
+        sys.exit("The form page set no csrftoken cookie or has no csrfmiddlewaretoken field.")
+    return Csrf(cookie=cookie, token=match.group(1))
+
+
+def fetch_csrf(port: int) -> Csrf:
+    status, headers, html = http_request(port, "GET", f"/petitions/{SLUG}/")
+    if status != 200:
+        sys.exit(f"GET /petitions/{SLUG}/ answered {status}, not 200.")
+    return parse_csrf(headers, html)
+
+
+# --- CPU accounting ---------------------------------------------------------------------------------
+
+
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
+
+
+def worker_pids(master: int) -> list[int]:
+    """The gunicorn workers: the master's child processes (Linux /proc; empty elsewhere)."""
+    pids = []
+    for entry in Path("/proc").glob("[0-9]*/stat"):
+        try:
+            fields = entry.read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        if int(fields[1]) == master:
+            pids.append(int(entry.parent.name))
+    return pids
+
+
+def process_cpu(pids: list[int]) -> float | None:
+    """User plus system CPU seconds the processes have used, or None without /proc."""
+    total = 0
+    for pid in pids:
+        try:
+            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            return None
+        total += int(fields[11]) + int(fields[12])
+    return total / CLOCK_TICKS if pids else None
+
+
+def children_cpu() -> float:
+    usage = resource.getrusage(resource.RUSAGE_CHILDREN)
+    return usage.ru_utime + usage.ru_stime
+
+
+# --- the load generators ----------------------------------------------------------------------------
+
+
+def run_wrk(bench: Bench, endpoint: Endpoint, prefix: str, seconds: float, concurrency: int) -> RunResult:
+    command = [
+        "wrk",
+        "--threads=1",
+        f"--connections={concurrency}",
+        f"--duration={max(1, round(seconds))}s",
+        "--timeout=30s",
+        f"--script={LUA_SCRIPT}",
+        bench.origin + endpoint.path,
+        "--",
+        str(endpoint.expected),
+        endpoint.path,
+        f"csrftoken={bench.csrf.cookie}",
+        bench.origin,
+        bench.body_template(prefix),
+    ]
+    output = subprocess.run(command, capture_output=True, text=True, check=False)
+    line = next((x for x in output.stdout.splitlines() if x.startswith("BENCH ")), None)
+    if output.returncode != 0 or line is None:
+        sys.exit(f"wrk failed ({output.returncode}):\n{output.stdout}\n{output.stderr}")
+    values = {k: int(v) for k, v in (item.split("=") for item in line.split()[1:])}
+    return RunResult(
+        requests=values["requests"] - values["bad"],
+        seconds=values["duration_us"] / 1e6,
+        bad=values["bad"],
+        first_bad=values["first_bad"],
+        socket_errors=values["connect"] + values["read"] + values["write"] + values["timeout"],
+        p50_ms=values["p50_us"] / 1000,
+        p99_ms=values["p99_us"] / 1000,
+    )
+
+
+def _python_client(args: tuple) -> None:
+    """One connection's worth of load: request after request, each on a new connection.
+
+    gunicorn's sync workers close the connection after every answer, so a fresh connection per
+    request is what any client gets; raw sockets keep this process's share of the two cores small.
+    """
+    port, head, template, client_id, expected, start_at, deadline, out = args
+    ok = bad = first_bad = errors = n = 0
+    time.sleep(max(0.0, start_at - time.monotonic()))
+    while time.monotonic() < deadline:
+        n += 1
+        body = (template % (client_id, n)).encode()
+        data = head % len(body) + body
+        chunks = []
+        try:
+            with socket.create_connection((HOST, port), timeout=30) as sock:
+                sock.sendall(data)
+                while chunk := sock.recv(65536):
+                    chunks.append(chunk)
+        except OSError:
+            errors += 1
+            continue
+        if time.monotonic() > deadline:
+            break
+        answer = b"".join(chunks)
+        status = int(answer[9:12]) if answer[:5] == b"HTTP/" and answer[9:12].isdigit() else 0
+        if status == expected:
+            ok += 1
+        else:
+            bad += 1
+            first_bad = first_bad or status
+    out.put((ok, bad, first_bad, errors))
+
+
+def run_python(bench: Bench, endpoint: Endpoint, prefix: str, seconds: float, concurrency: int) -> RunResult:
+    head = (
+        f"POST {endpoint.path} HTTP/1.1\r\nHost: {HOST}:{bench.port}\r\nOrigin: {bench.origin}\r\n"
+        f"Cookie: csrftoken={bench.csrf.cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        "Content-Length: %d\r\nConnection: close\r\n\r\n"
+    ).encode()
+    context = multiprocessing.get_context("fork")
+    out = context.Queue()
+    start_at = time.monotonic() + 0.3
+    deadline = start_at + seconds
+    template = bench.body_template(prefix)
+    processes = [
+        context.Process(
+            target=_python_client,
+            args=((bench.port, head, template, i + 1, endpoint.expected, start_at, deadline, out),),
+        )
+        for i in range(concurrency)
+    ]
+    for process in processes:
+        process.start()
+    results = [out.get(timeout=seconds + 60) for _ in processes]
+    for process in processes:
+        process.join()
+    return RunResult(
+        requests=sum(r[0] for r in results),
+        seconds=seconds,
+        bad=sum(r[1] for r in results),
+        first_bad=next((r[2] for r in results if r[2]), 0),
+        socket_errors=sum(r[3] for r in results),
+    )
+
+
+# --- the benchmark ----------------------------------------------------------------------------------
+
+
+def measure(bench: Bench, client, endpoint: Endpoint, prefix: str, seconds: float, concurrency: int) -> RunResult:
+    server_before, client_before = process_cpu(bench.workers), children_cpu()
+    result = client(bench, endpoint, prefix, seconds, concurrency)
+    server_after = process_cpu(bench.workers)
+    if server_before is not None and server_after is not None:
+        result.server_cpu = server_after - server_before
+    result.client_cpu = children_cpu() - client_before
+    bench.counted[prefix] = result.requests
+    if result.bad or result.socket_errors:
+        raise SystemExit(
+            f"{endpoint.label}: {result.bad} answer(s) other than {endpoint.expected} (first: "
+            f"{result.first_bad or 'no status'}), {result.socket_errors} socket error(s). Stopped." + bench.log_tail()
+        )
+    return result
+
+
+def check_rows(bench: Bench, concurrency: int) -> None:
+    """Every counted 303 must have stored its row; only the requests in flight at a deadline add more."""
+    from django.db import connections
+
+    from petition_widget.models import Signature
+
+    for prefix, counted in bench.counted.items():
+        if prefix.startswith("bare"):
+            continue
+        stored = Signature.objects.filter(email__startswith=f"{prefix}-").count()
+        if not counted <= stored <= counted + concurrency:
+            raise SystemExit(f"{prefix}: {counted} answers counted as 303, but {stored} rows stored.")
+    connections.close_all()
+
+
+def report(results: dict[str, list[RunResult]]) -> None:
+    keys = [e.key for e in ENDPOINTS]
+    rates = {key: [r.rate for r in results[key]] for key in keys}
+    print(f"\n{'round':>14}  " + "  ".join(f"{key:>9}" for key in keys) + "   (requests per second)")
+    for i in range(len(rates["ours"])):
+        print(f"{i + 1:>14}  " + "  ".join(f"{rates[key][i]:>9.1f}" for key in keys))
+
+    def row(label: str, values: dict[str, float | None], digits: int = 1) -> None:
+        if all(v is not None for v in values.values()):
+            print(f"{label:>14}  " + "  ".join(f"{values[key]:>9.{digits}f}" for key in keys))
+
+    def median_of(getter) -> dict[str, float | None]:
+        out = {}
+        for key in keys:
+            values = [getter(r) for r in results[key]]
+            out[key] = statistics.median(values) if None not in values else None
+        return out
+
+    medians = {key: statistics.median(rates[key]) for key in keys}
+    row("median req/s", medians)
+    row("p50 latency ms", median_of(lambda r: r.p50_ms))
+    row("p99 latency ms", median_of(lambda r: r.p99_ms))
+    server = median_of(lambda r: r.server_cpu / r.answered * 1000 if r.server_cpu is not None else None)
+    row("server CPU ms/r", server, 2)
+    row("workers busy %", median_of(lambda r: r.server_cpu / r.seconds / 2 * 100 if r.server_cpu else None), 0)
+    row("client CPU ms/r", median_of(lambda r: r.client_cpu / r.answered * 1000 if r.client_cpu else None), 2)
+
+    per_round = [o / m for o, m in zip(rates["ours"], rates["minimal"], strict=True)]
+    ours_minimal = medians["ours"] / medians["minimal"]
+    print(
+        f"\nours / minimal = {ours_minimal:.3f}  (per round {min(per_round):.2f} to {max(per_round):.2f}; "
+        f"target {TARGET_RATIO:.2f}: {'met' if ours_minimal >= TARGET_RATIO else 'NOT met'})"
+    )
+    print(f"ours / bare    = {medians['ours'] / medians['bare']:.2f}")
+    print(f"minimal / bare = {medians['minimal'] / medians['bare']:.2f}")
+    if server["ours"] and server["minimal"]:
+        print(
+            f"by server CPU per request: ours / minimal = {server['minimal'] / server['ours']:.2f}, "
+            f"ours / bare = {server['bare'] / server['ours']:.2f}"
+        )
+
+
+def run_load(args, tmp: Path, port: int, env: dict[str, str]) -> None:
+    client = {"wrk": run_wrk, "python": run_python}[args.client]
+    process = start_gunicorn(tmp, port, env)
+    try:
+        bench = Bench(port=port, csrf=fetch_csrf(port), workers=worker_pids(process.pid), log=tmp / "gunicorn.log")
+        if len(bench.workers) != 2:
+            print(f"warning: found {len(bench.workers)} gunicorn workers, not 2; no CPU figures", flush=True)
+            bench.workers = []
+        for endpoint in ENDPOINTS:
+            measure(bench, client, endpoint, f"{endpoint.key}-warmup", 2, args.concurrency)
+        results: dict[str, list[RunResult]] = {e.key: [] for e in ENDPOINTS}
+        for round_no in range(args.rounds):
+            # Rotating the order keeps any endpoint from always running right after the same other one.
+            order = ENDPOINTS[round_no % 3 :] + ENDPOINTS[: round_no % 3]
+            line = []
+            for endpoint in order:
+                result = measure(
+                    bench, client, endpoint, f"{endpoint.key}-r{round_no + 1}", args.seconds, args.concurrency
+                )
+                results[endpoint.key].append(result)
+                line.append(f"{endpoint.key} {result.rate:.0f}/s")
+            print(f"round {round_no + 1}/{args.rounds}: " + ", ".join(line), flush=True)
+        upstream = run_upstream_phase(bench, client, args, tmp, env) if args.upstream_rounds else None
+    finally:
+        stop_gunicorn(process)
+    check_rows(bench, args.concurrency)
+    report(results)
+    if upstream:
+        report_upstream(*upstream)
+
+
+# --- the sign POST with the upstream up and down ------------------------------------------------------
+
+
+def run_upstream_phase(bench: Bench, client, args, tmp: Path, env: dict[str, str]):
+    """The sign POST beside a forwarding worker, with the upstream (the emulator) up and then down.
+
+    The sign path never calls the upstream, so its latency must not depend on whether the upstream
+    answers. A ``forward_signatures`` worker runs the whole time with the default settings (rate limit
+    included), relaying to the emulator when it is up and retrying with backoff while it is down.
+    """
+    import requests
+    from django.db import connections
+
+    from petition_widget.petitions import add_petition
+
+    emulator_url = env["PW_BENCH_EMULATOR_URL"]
+    manage = [sys.executable, str(REPO / "manage.py")]
+    logs = [open(tmp / "emulator.log", "wb"), open(tmp / "worker.log", "wb")]  # noqa: SIM115  (closed below)
+    port = emulator_url.rsplit(":", 1)[1]
+    emulator = subprocess.Popen(
+        [*manage, "upstream_emulator", f"--port={port}", f"--api-key={EMULATOR_KEY}", f"--secret={EMULATOR_SECRET}"],
+        cwd=REPO,
+        env=env,
+        stdout=logs[0],
+        stderr=subprocess.STDOUT,
+    )
+    worker = None
+
+    def control(method: str, path: str, **kwargs) -> dict:
+        response = requests.request(method, f"{emulator_url}/_emulator/{path}", timeout=10, **kwargs)
+        response.raise_for_status()
+        return response.json()
+
+    try:
+        deadline = time.monotonic() + 30
+        while True:
+            try:
+                control("GET", "stats")
+                break
+            except requests.RequestException:
+                if time.monotonic() > deadline or emulator.poll() is not None:
+                    raise SystemExit("the upstream emulator did not start") from None
+                time.sleep(0.2)
+        add_petition("changeorg", FORWARD_PETITION, slug=FORWARD_SLUG)
+        connections.close_all()
+        worker = subprocess.Popen(
+            [*manage, "forward_signatures", "--concurrency=4", "--poll-interval=0.5", "--worker-id=bench-sign"],
+            cwd=REPO,
+            env=env,
+            stdout=logs[1],
+            stderr=subprocess.STDOUT,
+        )
+        endpoints = {
+            "up": Endpoint("up", "ours, upstream up", f"/petitions/{FORWARD_SLUG}/", 303),
+            "down": Endpoint("down", "ours, upstream down", f"/petitions/{FORWARD_SLUG}/", 303),
+        }
+        print(
+            f"\nsign POST beside a forwarding worker, upstream up and down: {args.upstream_rounds} rounds × "
+            f"{args.seconds:g} s each",
+            flush=True,
+        )
+        measure(bench, client, endpoints["up"], "upstream-warmup", 2, args.concurrency)
+        results: dict[str, list[RunResult]] = {"up": [], "down": []}
+        counts = {"up": {}, "down": {}}
+        for round_no in range(args.upstream_rounds):
+            order = ("up", "down") if round_no % 2 == 0 else ("down", "up")
+            for key in order:
+                control("POST", "faults", json={"down": key == "down"})
+                before = control("GET", "stats")
+                results[key].append(
+                    measure(bench, client, endpoints[key], f"{key}-r{round_no + 1}", args.seconds, args.concurrency)
+                )
+                after = control("GET", "stats")
+                for name in ("accepted", "down_answers"):
+                    counts[key][name] = counts[key].get(name, 0) + after[name] - before[name]
+            print(
+                f"round {round_no + 1}/{args.upstream_rounds}: "
+                + ", ".join(f"{key} {results[key][-1].rate:.0f}/s" for key in ("up", "down")),
+                flush=True,
+            )
+        return results, counts
+    finally:
+        for process in (worker, emulator):
+            if process is not None and process.poll() is None:
+                process.send_signal(signal.SIGTERM)
+                try:
+                    process.wait(timeout=30)
+                except subprocess.TimeoutExpired:
+                    process.kill()
+        for log in logs:
+            log.close()
+
+
+def report_upstream(results: dict[str, list[RunResult]], counts: dict[str, dict[str, int]]) -> None:
+    def median(key: str, getter) -> float | None:
+        values = [getter(r) for r in results[key]]
+        return statistics.median(values) if values and None not in values else None
+
+    print(f"\n{'':>24} {'req/s':>8} {'p50 ms':>8} {'p99 ms':>8}   worker meanwhile")
+    for key, label in (("up", "upstream up"), ("down", "upstream down")):
+        p50, p99 = median(key, lambda r: r.p50_ms), median(key, lambda r: r.p99_ms)
+        print(
+            f"{label:>24} {median(key, lambda r: r.rate):>8.1f} {p50 if p50 is not None else float('nan'):>8.2f} "
+            f"{p99 if p99 is not None else float('nan'):>8.2f}   {counts[key]['accepted']} accepted upstream, "
+            f"{counts[key]['down_answers']} refused by the outage"
+        )
+    up, down = median("up", lambda r: r.p50_ms), median("down", lambda r: r.p50_ms)
+    if up and down:
+        print(f"p50 down / up = {down / up:.2f}", end="   ")
+    print(f"req/s down / up = {median('down', lambda r: r.rate) / median('up', lambda r: r.rate):.2f}")
+
+
+# --- the in-process profile -------------------------------------------------------------------------
+
+
+def wsgi_call(handler, method: str, path: str, body: bytes = b"", cookie: str = "", origin: str = ""):
+    environ = {
+        "REQUEST_METHOD": method,
+        "PATH_INFO": path,
+        "SCRIPT_NAME": "",
+        "QUERY_STRING": "",
+        "SERVER_NAME": HOST,
+        "SERVER_PORT": "8000",
+        "SERVER_PROTOCOL": "HTTP/1.1",
+        "HTTP_HOST": f"{HOST}:8000",
+        "REMOTE_ADDR": HOST,
+        "wsgi.url_scheme": "http",
+        "wsgi.input": io.BytesIO(body),
+        "wsgi.errors": sys.stderr,
+        "wsgi.multithread": False,
+        "wsgi.multiprocess": True,
+        "wsgi.run_once": False,
+        "wsgi.version": (1, 0),
+    }
+    if body:
+        environ["CONTENT_TYPE"] = "application/x-www-form-urlencoded"
+        environ["CONTENT_LENGTH"] = str(len(body))
+    if cookie:
+        environ["HTTP_COOKIE"] = cookie
+    if origin:
+        environ["HTTP_ORIGIN"] = origin
+    captured = {}
+
+    def start_response(status, headers, exc_info=None):
+        captured["status"] = int(status[:3])
+        captured["headers"] = headers
+
+    response = handler(environ, start_response)
+    try:
+        content = b"".join(response)
+    finally:
+        response.close()  # request_finished: closes the database connection, as under gunicorn
+    return captured["status"], captured["headers"], content.decode(errors="replace")
+
+
+class InProcess:
+    """The three endpoints called through Django's WSGI handler, numbered like the HTTP load."""
+
+    def __init__(self) -> None:
+        from django.core.wsgi import get_wsgi_application
+
+        self.handler = get_wsgi_application()
+        status, headers, html = wsgi_call(self.handler, "GET", f"/petitions/{SLUG}/")
+        if status != 200:
+            raise SystemExit(f"In-process GET of the form answered {status}.")
+        self.bench = Bench(port=8000, csrf=parse_csrf(headers, html))
+        self.cookie = f"csrftoken={self.bench.csrf.cookie}"
+        self.templates = {}
+        self.numbers = {}
+
+    def call(self, endpoint: Endpoint, prefix: str) -> None:
+        if prefix not in self.templates:
+            self.templates[prefix] = self.bench.body_template(prefix)
+            self.numbers[prefix] = 0
+        self.numbers[prefix] += 1
+        body = (self.templates[prefix] % (0, self.numbers[prefix])).encode()
+        status = wsgi_call(self.handler, "POST", endpoint.path, body, self.cookie, self.bench.origin)[0]
+        if status != endpoint.expected:
+            raise SystemExit(f"In-process {endpoint.label} answered {status}, not {endpoint.expected}.")
+
+
+def code_key(function) -> tuple[str, int, str]:
+    code = function.__code__
+    return code.co_filename, code.co_firstlineno, code.co_name
+
+
+PROFILE_STEPS = (
+    # (label, depth, "module:qualified.name"); steps the code no longer has are left out of the table.
+    ("whole request (WSGIHandler.__call__)", 0, "django.core.handlers.wsgi:WSGIHandler.__call__"),
+    ("database connect (a new connection per request)", 1, "django.db.backends.base.base:BaseDatabaseWrapper.connect"),
+    ("CsrfViewMiddleware.process_view", 1, "django.middleware.csrf:CsrfViewMiddleware.process_view"),
+    ("request.POST parsing", 2, "django.http.request:HttpRequest._load_post_and_files"),
+    ("view dispatch", 1, "django.views.generic.base:View.dispatch"),
+    ("minimal_sign view", 1, "bench.views:minimal_sign"),
+    ("get_object_or_404(Petition)", 2, "django.shortcuts:get_object_or_404"),
+    ("url_has_allowed_host_and_scheme(next)", 2, "django.utils.http:url_has_allowed_host_and_scheme"),
+    ("SignatureForm.__init__ (deep copy of the fields)", 2, "petition_widget.forms:SignatureForm.__init__"),
+    ("form.full_clean", 2, "django.forms.forms:BaseForm.full_clean"),
+    ("_clean_fields", 3, "django.forms.forms:BaseForm._clean_fields"),
+    ("clean_text (NFC, control characters)", 4, "petition_widget.forms:clean_text"),
+    ("name/city/region validators", 4, "petition_widget.forms:validate_name"),
+    ("EmailValidator", 4, "django.core.validators:EmailValidator.__call__"),
+    ("CountryCodeField.valid_value", 4, "petition_widget.forms:CountryCodeField.valid_value"),
+    ("ChangeorgSignatureForm.clean (phone)", 3, "petition_widget.forms:ChangeorgSignatureForm.clean"),
+    ("phonenumbers.parse", 4, "phonenumbers:parse"),
+    ("phonenumbers.is_valid_number", 4, "phonenumbers:is_valid_number"),
+    ("phonenumbers.format_number", 4, "phonenumbers:format_number"),
+    ("SignatureForm.save", 2, "petition_widget.forms:SignatureForm.save"),
+    ("count_new_signature (counter UPDATE)", 3, "petition_widget.models:count_new_signature"),
+    ("on_signature_stored (forwarding wake)", 3, "petition_widget.forwarding.wake:on_signature_stored"),
+    ("SignView.save_signature", 2, "petition_widget.views:SignView.save_signature"),
+    ("build_signature", 3, "petition_widget.forms:SignatureForm.build_signature"),
+    ("Atomic.__enter__ (BEGIN)", 3, "django.db.transaction:Atomic.__enter__"),
+    ("Atomic.__exit__ (COMMIT)", 3, "django.db.transaction:Atomic.__exit__"),
+    ("Model.save", 2, "django.db.models:Model.save"),
+    ("SQLInsertCompiler.execute_sql (INSERT)", 3, "django.db.models.sql.compiler:SQLInsertCompiler.execute_sql"),
+    ("thanks_url", 2, "petition_widget.views:thanks_url"),
+    ("database close (request_finished)", 1, "django.db.backends.base.base:BaseDatabaseWrapper.close"),
+)
+
+
+def resolve(target: str):
+    """The function named ``module:qualified.name``, or None when the code no longer has it."""
+    import importlib
+
+    module_name, _, qualname = target.partition(":")
+    try:
+        obj = importlib.import_module(module_name)
+        for part in qualname.split("."):
+            obj = getattr(obj, part)
+    except (ImportError, AttributeError):
+        return None
+    obj = inspect.unwrap(obj) if callable(obj) else obj
+    return obj if hasattr(obj, "__code__") else None
+
+
+def short_path(filename: str) -> str:
+    stdlib = f"lib/python{sys.version_info.major}.{sys.version_info.minor}/"
+    for marker in ("site-packages/", str(REPO) + "/", stdlib):
+        if marker in filename:
+            return filename.split(marker, 1)[1]
+    return filename
+
+
+def run_profile(requests: int) -> None:
+    from django.db import connections
+
+    inproc = InProcess()
+    by_key = {e.key: e for e in ENDPOINTS}
+    for endpoint in ENDPOINTS:
+        for _ in range(50):
+            inproc.call(endpoint, f"{endpoint.key}-pwarm")
+
+    # Time without a profiler first: interleaved batches, median per endpoint.
+    batches, batch = 7, max(20, requests // 5)
+    timings: dict[str, list[float]] = {e.key: [] for e in ENDPOINTS}
+    for _ in range(batches):
+        for endpoint in ENDPOINTS:
+            start = time.process_time()
+            for _ in range(batch):
+                inproc.call(endpoint, f"{endpoint.key}-ptime")
+            timings[endpoint.key].append((time.process_time() - start) / batch * 1e6)
+    per_request = {key: statistics.median(values) for key, values in timings.items()}
+    print(f"\nIn-process, one process, no profiler ({batches} batches of {batch}; median CPU µs per request):")
+    for endpoint in ENDPOINTS:
+        print(f"  {endpoint.label:<20} {per_request[endpoint.key]:8.0f} µs")
+    print(
+        f"  minimal / ours time = {per_request['minimal'] / per_request['ours']:.2f}   "
+        f"ours − minimal = {per_request['ours'] - per_request['minimal']:.0f} µs   "
+        f"minimal − bare = {per_request['minimal'] - per_request['bare']:.0f} µs"
+    )
+
+    stats = {}
+    for key in ("ours", "minimal"):
+        # The default wall-clock timer: a CPU-time timer costs a system call per event and would
+        # inflate call-heavy code (query compilation) far beyond its real share.
+        profiler = cProfile.Profile()
+        profiler.enable()
+        for _ in range(requests):
+            inproc.call(by_key[key], f"{key}-prof")
+        profiler.disable()
+        stats[key] = pstats.Stats(profiler).stats
+
+    def cumulative(key: str, function) -> float | None:
+        entry = stats[key].get(code_key(function))
+        return entry[3] / requests * 1e6 if entry else None
+
+    whole = {key: cumulative(key, resolve(PROFILE_STEPS[0][2])) for key in stats}
+
+    def cell(key: str, value: float | None) -> str:
+        if value is None:
+            return f"{'':>8} {'':>6}"
+        return f"{value:8.0f} {value / whole[key] * 100:5.1f}%"
+
+    print(
+        f"\ncProfile, {requests} requests each: cumulative µs per request under the profiler, and the share of the"
+        "\nwhole request (share × the unprofiled time above ≈ the step's real cost). Nested rows are part of the"
+        "\nrow above."
+    )
+    print(f"  {'step':<58} {'ours':>15} {'minimal':>15}")
+    for label, depth, target in PROFILE_STEPS:
+        function = resolve(target)
+        if function is None:
+            continue
+        ours, minimal = cumulative("ours", function), cumulative("minimal", function)
+        if ours is None and minimal is None:
+            continue
+        print(f"  {'  ' * depth + label:<58} {cell('ours', ours)} {cell('minimal', minimal)}")
+
+    print("\nTop functions of the sign POST by cumulative time (µs per request, calls per request):")
+    harness = {code_key(InProcess.call), code_key(wsgi_call)}
+    rows = sorted(
+        ((key, value) for key, value in stats["ours"].items() if key not in harness and key[0] != "~"),
+        key=lambda item: item[1][3],
+        reverse=True,
+    )
+    print(f"  {'cumulative':>10} {'own':>7} {'calls':>7}  function")
+    for (filename, line, name), (_, calls, own, cum, _) in rows[:40]:
+        print(
+            f"  {cum / requests * 1e6:>10.0f} {own / requests * 1e6:>7.0f} {calls / requests:>7.1f}  "
+            f"{short_path(filename)}:{line} {name}"
+        )
+    own_rows = sorted(stats["ours"].items(), key=lambda item: item[1][2], reverse=True)
+    print("\nTop functions of the sign POST by own time:")
+    print(f"  {'cumulative':>10} {'own':>7} {'calls':>7}  function")
+    for (filename, line, name), (_, calls, own, cum, _) in own_rows[:15]:
+        print(
+            f"  {cum / requests * 1e6:>10.0f} {own / requests * 1e6:>7.0f} {calls / requests:>7.1f}  "
+            f"{short_path(filename)}:{line} {name}"
+        )
+    connections.close_all()
+
+
+# --- main -------------------------------------------------------------------------------------------
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--rounds", type=int, default=10, help="rounds of the three endpoints (default 10)")
+    parser.add_argument(
+        "--seconds", type=float, default=4, help="seconds per endpoint and round (default 4; whole seconds with wrk)"
+    )
+    parser.add_argument("--concurrency", type=int, default=4, help="requests in flight (default 4)")
+    parser.add_argument("--client", choices=("auto", "wrk", "python"), default="auto")
+    parser.add_argument(
+        "--db-dir",
+        default="/dev/shm" if os.path.isdir("/dev/shm") and os.access("/dev/shm", os.W_OK) else None,
+        help="where the temporary directory with the SQLite file goes (default /dev/shm, memory: see docs)",
+    )
+    parser.add_argument(
+        "--wal",
+        action="store_true",
+        help="put the SQLite file in WAL mode (the example site leaves it in rollback mode)",
+    )
+    parser.add_argument(
+        "--upstream-rounds",
+        type=int,
+        default=3,
+        help="rounds of the sign POST beside a forwarding worker with the upstream up, then down (default 3; 0: none)",
+    )
+    parser.add_argument("--profile", action="store_true", help="also profile the sign POST in-process")
+    parser.add_argument("--profile-requests", type=int, default=500, help="requests profiled (default 500)")
+    args = parser.parse_args()
+    if (
+        args.rounds < 0
+        or args.upstream_rounds < 0
+        or args.seconds <= 0
+        or args.concurrency < 1
+        or args.profile_requests < 1
+    ):
+        parser.error(
+            "--rounds and --upstream-rounds must be 0 or more; --seconds, --concurrency and --profile-requests positive"
+        )
+    if args.client == "auto":
+        args.client = "wrk" if shutil.which("wrk") else "python"
+    elif args.client == "wrk" and not shutil.which("wrk"):
+        parser.error("wrk is not installed (Debian: apt-get install wrk); use --client python")
+
+    tmp = Path(tempfile.mkdtemp(prefix="pw-bench-", dir=args.db_dir))
+    try:
+        port = free_port()
+        env = prepare_environment(tmp, port)
+        setup_database(wal=args.wal)
+        import django
+        import gunicorn
+
+        print(
+            f"Sign POST benchmark: Django {django.get_version()}, Python {sys.version.split()[0]}, "
+            f"gunicorn {gunicorn.__version__} (2 sync workers), SQLite file in {tmp} "
+            f"({'WAL' if args.wal else 'rollback journal'}), {os.cpu_count()} CPUs"
+        )
+        if args.rounds:
+            how = "wrk, 1 thread" if args.client == "wrk" else f"{args.concurrency} Python processes"
+            if args.client == "python" and not shutil.which("wrk"):
+                how += " (wrk not installed: apt-get install wrk for a lighter load generator)"
+            print(
+                f"load: {how}; concurrency {args.concurrency}; {args.rounds} rounds × {args.seconds:g} s per endpoint",
+                flush=True,
+            )
+            load = os.getloadavg()[0] if hasattr(os, "getloadavg") else 0.0
+            if load > 0.5:
+                print(f"warning: load average {load:.2f} before the run; other processes share the CPUs", flush=True)
+            run_load(args, tmp, port, env)
+            if hasattr(os, "getloadavg"):
+                print(f"load average (1 min) before the run {load:.2f}, after {os.getloadavg()[0]:.2f}")
+        if args.profile:
+            run_profile(args.profile_requests)
+    finally:
+        shutil.rmtree(tmp, ignore_errors=True)
+
+
+if __name__ == "__main__":
+    main()

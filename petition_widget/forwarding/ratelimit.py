@@ -1,0 +1,133 @@
+"""A rate limit shared by every worker on every machine, kept in Django's cache.
+
+At most N requests in *any* 60 seconds, not per calendar minute (a fixed one-minute bucket lets 2N
+through across a minute boundary). Each second has its own counter; taking a slot first increments the
+counter of the current second (``cache.incr``, atomic in Redis and Memcached), then sums the counters of
+the last 61 seconds and the next one, and keeps the slot only if the sum is within the limit; otherwise it
+gives the slot back and waits.
+
+Why that holds across processes: of more than N granted slots in 61 consecutive seconds, take the one
+whose sum was read last. Every other one had incremented its counter before that read, and its second is
+within the range read, so the sum was above N and that slot could not have been granted. Giving slots
+back only ever makes sums smaller later, never earlier. Any 60-second window meets at most 61 one-second
+counters, so no 60-second window holds more than N; the price is a mean rate of at most N per 61 seconds.
+Counters are per machine clock: machines must agree on the time within a second (NTP).
+"""
+
+from __future__ import annotations
+
+import hashlib
+import logging
+import random
+import threading
+import time
+from collections.abc import Callable
+
+from django.core.cache import BaseCache, caches
+
+from ..conf import DEFAULTS, app_settings
+
+logger = logging.getLogger(__name__)
+
+WINDOW_SECONDS = 60
+# The counters read for one decision: the current second, the 60 before it and one after (clock skew).
+_PAST = WINDOW_SECONDS
+_AHEAD = 1
+# Counters outlive every window that can read them, with room for a slow reader.
+BUCKET_TTL = 5 * WINDOW_SECONDS
+KEY_PREFIX = "petition_widget:rate"
+_MIN_WAIT = 0.01
+_JITTER = 0.05
+
+
+def limit_for(provider: str) -> int:
+    """Requests a minute allowed for ``provider`` (0: no limit); providers the setting omits keep the default."""
+    configured = app_settings.RATE_LIMITS or {}
+    return int(configured.get(provider, DEFAULTS["RATE_LIMITS"].get(provider, 0)) or 0)
+
+
+def limit_key(provider: str, api_key: str) -> str:
+    """The counter name of one provider and API key; the key itself never enters the cache."""
+    digest = hashlib.sha256(api_key.encode()).hexdigest()[:12]
+    return f"{provider}:{digest}"
+
+
+class RateLimiter:
+    """Hands out request slots, at most ``limit`` in any 60 seconds per key, through a Django cache.
+
+    Thread-safe and shared by any number of processes that use the same cache server. ``clock`` is
+    wall-clock seconds (not monotonic: the counters are compared across machines).
+    """
+
+    def __init__(
+        self,
+        cache: BaseCache | str | None = None,
+        *,
+        clock: Callable[[], float] = time.time,
+        rng: random.Random | None = None,
+    ) -> None:
+        if cache is None:
+            cache = app_settings.RATE_LIMIT_CACHE
+        self.cache = caches[cache] if isinstance(cache, str) else cache
+        self.clock = clock
+        self.random = rng or random.Random()
+
+    def _bucket(self, key: str, second: int) -> str:
+        return f"{KEY_PREFIX}:{key}:{second}"
+
+    def _increment(self, bucket: str) -> None:
+        for _ in range(3):
+            self.cache.add(bucket, 0, timeout=BUCKET_TTL)
+            try:
+                self.cache.incr(bucket)
+                return
+            except ValueError:
+                # The counter expired between add() and incr(); a cache that never keeps anything
+                # (DummyCache) ends up here every time.
+                continue
+        raise RuntimeError(f"the cache {type(self.cache).__name__} does not keep counters; the rate limit needs one")
+
+    def try_acquire(self, key: str, limit: int) -> float:
+        """Take a slot: 0.0 when granted, else the seconds to wait before asking again."""
+        if limit <= 0:
+            return 0.0
+        now = self.clock()
+        second = int(now)
+        bucket = self._bucket(key, second)
+        self._increment(bucket)
+        last = max(second, int(self.clock())) + _AHEAD
+        names = {self._bucket(key, s): s for s in range(second - _PAST, last + 1)}
+        counts = self.cache.get_many(list(names))
+        total = sum(int(value) for value in counts.values())
+        if total <= limit:
+            return 0.0
+        try:
+            self.cache.decr(bucket)
+        except ValueError:
+            pass
+        busy = [names[name] for name, value in counts.items() if int(value) > 0]
+        # Room appears when the oldest counted second leaves the range read.
+        oldest = min(busy) if busy else second
+        wait = oldest + _PAST + 1 - now
+        return max(wait, _MIN_WAIT) + self.random.uniform(0, _JITTER)
+
+    def acquire(
+        self, key: str, limit: int, *, stop: threading.Event | None = None, timeout: float | None = None
+    ) -> bool:
+        """Wait for a slot; False if ``stop`` was set or ``timeout`` seconds passed first."""
+        deadline = None if timeout is None else time.monotonic() + timeout
+        while True:
+            wait = self.try_acquire(key, limit)
+            if wait <= 0:
+                return True
+            if deadline is not None:
+                left = deadline - time.monotonic()
+                if left <= 0:
+                    return False
+                wait = min(wait, left)
+            logger.debug("rate limit of %s a minute reached for %s; waiting %.2fs", limit, key, wait)
+            if stop is not None:
+                if stop.wait(wait):
+                    return False
+            else:
+                time.sleep(wait)
