@@ -66,11 +66,17 @@ class SignView(TemplateResponseMixin, View):
     template_name = "petition_widget/sign.html"
     http_method_names = ["get", "post", "head", "options"]
 
+    # What a successful sign POST reads of the petition; the whole row is loaded only to render the form again.
+    post_fields = ("pk", "slug", "provider", "accepts_signatures")
+
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        self.petition = get_object_or_404(Petition, slug=kwargs["slug"])
+        petitions = Petition.objects.only(*self.post_fields) if request.method == "POST" else Petition.objects
+        self.petition = get_object_or_404(petitions, slug=kwargs["slug"])
         return super().dispatch(request, *args, **kwargs)
 
     def render_form(self, form: SignatureForm | None = None, next_url: str = "", status: int = 200) -> HttpResponse:
+        if self.petition.get_deferred_fields():
+            self.petition.refresh_from_db()
         context = widget_context(self.request, self.petition, form=form, next_url=next_url)
         context["base_template"] = app_settings.BASE_TEMPLATE
         return self.render_to_response(context, status=status)

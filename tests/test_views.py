@@ -94,6 +94,7 @@ def test_errors_render_next_to_each_field_and_store_nothing(client, petition, ch
     assert "&lt;script&gt;" in html and "<script>" not in html  # the refused value is escaped
     assert 'value="London"' in html  # what was right is kept
     assert CHANGEORG_NOTICE in html
+    assert "Save the bees</h2>" in html and 'aria-valuetext="250 of 1,000 signatures"' in html
 
 
 @pytest.mark.parametrize("variant", ["ada@example.com", "ADA@EXAMPLE.COM", "  Ada@Example.com ", "aDa@eXample.COM"])

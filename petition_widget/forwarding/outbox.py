@@ -29,6 +29,7 @@ from .retry import Decision
 logger = logging.getLogger(__name__)
 
 PAUSE_REASON_LENGTH = 500
+PETITION_TEXTS = ("overview", "letter_body", "targets", "raw")
 
 
 def due_filter(now: datetime) -> Q:
@@ -64,10 +65,14 @@ def claim(worker_id: str, limit: int, *, lease_seconds: float, now: datetime | N
         return []
     claimed = list(
         Signature.objects.using(alias)
-        .select_related("petition")
         .filter(pk__in=ids)
         .order_by(F("next_attempt_at").asc(nulls_first=True), "pk")
     )
+    # One Petition instance per petition, shared by its signatures (they only read it), without the cached
+    # upstream texts a submission never needs.
+    petitions = Petition.objects.using(alias).defer(*PETITION_TEXTS).in_bulk({s.petition_id for s in claimed})
+    for signature in claimed:
+        signature.petition = petitions[signature.petition_id]
     logger.debug("worker %s claimed %s signature(s)", worker_id, len(claimed))
     return claimed
 

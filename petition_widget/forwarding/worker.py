@@ -1,9 +1,10 @@
-"""The forwarding worker: a claiming loop in the main thread, and a pool of sending threads.
+"""The forwarding worker: claiming and recording in the main thread, sending in a pool of threads.
 
-The loop claims due signatures in batches and queues them; each thread takes one at a time, waits for a
-rate-limit slot, makes sure its lease outlasts the request, sends it with its own provider clients (a
-provider is not thread-safe) and records the result. On stop, rows not yet sent are released at once and
-rows in flight are finished and recorded.
+The main thread claims due signatures in batches and queues them; each sending thread takes one at a
+time, waits for a rate-limit slot, makes sure its lease outlasts the request and sends it with its own
+provider clients (a provider is not thread-safe). The main thread records the finished tries, several
+per transaction. On stop, rows not yet sent are released at once; rows in flight are finished and
+recorded.
 """
 
 from __future__ import annotations
