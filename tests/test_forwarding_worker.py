@@ -307,3 +307,22 @@ def test_worker_ids_and_random_are_injectable(upstream, changeorg):
     assert signature.forward_attempts.get().worker == "named"
     delay = (signature.next_attempt_at - start).total_seconds()
     assert expected - 1 < delay <= expected + 1
+
+
+def test_the_environment_is_read_once_per_client(monkeypatch):
+    from petition_widget.forwarding.worker import freeze_environment
+    from petition_widget.providers import WeThePeopleProvider
+
+    monkeypatch.setenv("HTTPS_PROXY", "http://proxy.example:3128")
+    monkeypatch.setenv("NO_PROXY", "internal.example")
+    monkeypatch.setenv("REQUESTS_CA_BUNDLE", "/etc/ssl/bundle.pem")
+    remote = WeThePeopleProvider(api_url="https://api.example/v1", api_key="k", timeout=1)
+    internal = WeThePeopleProvider(api_url="https://internal.example/v1", api_key="k", timeout=1)
+
+    freeze_environment(remote)
+    freeze_environment(internal)
+
+    assert not remote.session.trust_env and not internal.session.trust_env
+    assert remote.session.proxies.get("https") == "http://proxy.example:3128"
+    assert "https" not in internal.session.proxies
+    assert remote.session.verify == "/etc/ssl/bundle.pem"

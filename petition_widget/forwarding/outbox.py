@@ -64,9 +64,7 @@ def claim(worker_id: str, limit: int, *, lease_seconds: float, now: datetime | N
     if not ids:
         return []
     claimed = list(
-        Signature.objects.using(alias)
-        .filter(pk__in=ids)
-        .order_by(F("next_attempt_at").asc(nulls_first=True), "pk")
+        Signature.objects.using(alias).filter(pk__in=ids).order_by(F("next_attempt_at").asc(nulls_first=True), "pk")
     )
     # One Petition instance per petition, shared by its signatures (they only read it), without the cached
     # upstream texts a submission never needs.
