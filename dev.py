@@ -92,6 +92,50 @@ def wait_for(url: str, process: subprocess.Popen, seconds: float = 30) -> None:
     sys.exit(f"{url} did not answer within {seconds} seconds.")
 
 
+def redis_answers(port: int = 6379) -> bool:
+    import socket
+
+    try:
+        with socket.create_connection(("127.0.0.1", port), timeout=1) as sock:
+            sock.sendall(b"PING\r\n")
+            return sock.recv(16).startswith(b"+PONG")
+    except OSError:
+        return False
+
+
+def ensure_redis() -> None:
+    """The shared rate limit is tested on Redis: start a local one when none answers (installing it if need be)."""
+    if redis_answers():
+        return
+    if not shutil.which("redis-server") and shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
+        print("Installing Redis from the distribution's packages ...", flush=True)
+        subprocess.run(["apt-get", "update", "-qq"], check=False)
+        subprocess.run(["apt-get", "install", "-y", "-qq", "redis-server"], check=False)
+    if not shutil.which("redis-server"):
+        sys.exit("The tests need Redis on 127.0.0.1:6379: install redis-server, or set REDIS_URL.")
+    subprocess.run(
+        [
+            "redis-server",
+            "--daemonize",
+            "yes",
+            "--bind",
+            "127.0.0.1",
+            "--port",
+            "6379",
+            "--save",
+            "",
+            "--appendonly",
+            "no",
+        ],
+        check=True,
+    )
+    for _ in range(50):
+        if redis_answers():
+            return
+        time.sleep(0.2)
+    sys.exit("Redis was started but does not answer on 127.0.0.1:6379.")
+
+
 def demo(args: list[str]) -> None:
     """The example blog on PORT (default 8000), the upstream emulator on PORT+1, and a forwarding worker."""
     ensure_venv("example")
@@ -174,6 +218,8 @@ def test(args: list[str]) -> None:
     ensure_venv("test")
     env = dict(os.environ)
     ensure_chromium(env)
+    if "REDIS_URL" not in env:
+        ensure_redis()
     result = subprocess.run([str(PYTHON), "-m", "pytest", *args], cwd=ROOT, env=env)
     sys.exit(result.returncode)
 

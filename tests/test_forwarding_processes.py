@@ -43,7 +43,9 @@ def changeorg(upstream):
 
 def test_two_workers_never_send_a_signature_twice(upstream, changeorg, tmp_path):
     add_signatures(changeorg, 300)
-    upstream.faults(latency_ms=40)
+    # Slow enough (about 11 s of sending for one worker) that the second worker's start-up on a loaded
+    # machine is short beside it, so both really share the backlog.
+    upstream.faults(latency_ms=150)
     env = worker_env(forwarding_settings(upstream))
     workers = [
         start_worker(
