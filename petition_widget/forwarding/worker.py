@@ -345,8 +345,13 @@ class Worker:
                     # The backlog is drained for now.
                     if options.once:
                         with self._changed:
-                            if not claimed and not self._in_flight and not self._results:
-                                return
+                            idle = not claimed and not self._in_flight and not self._results
+                        # An empty claim may only mean another worker took these rows first: drained is
+                        # when nothing is due any more.
+                        if idle and not outbox.due().exists():
+                            return
+                        if idle:
+                            continue
                         # Rows in flight may come back due at once (a short backoff): claim after the next result.
                         next_claim = math.inf
                     else:
