@@ -2,7 +2,7 @@ import pytest
 
 from petition_widget.models import Petition, Provider
 
-pytest_plugins = ["tests.fixtures_emulator"]
+pytest_plugins = ["tests.fixtures_emulator", "tests.forwarding_support"]
 
 
 @pytest.fixture

@@ -11,6 +11,7 @@ import time
 from pathlib import Path
 from typing import Any
 
+import pytest
 from django.db import connection
 from django.db.models import Count
 from django.urls import reverse
@@ -140,3 +141,16 @@ def wait_until(condition, *, timeout: float, interval: float = 0.2, what: str = 
         if time.monotonic() > deadline:
             raise AssertionError(f"{what} did not happen within {timeout} seconds")
         time.sleep(interval)
+
+
+@pytest.fixture
+def upstream(settings, emulator):
+    """The app pointed at the test emulator, with forwarding settings fit for tests."""
+    settings.PETITION_WIDGET = forwarding_settings(emulator)
+    return emulator
+
+
+@pytest.fixture
+def changeorg(upstream):
+    """The local copy of the emulator's open Change.org petition."""
+    return local_petition(Provider.CHANGEORG, CHANGEORG_ID)

@@ -14,12 +14,11 @@ import pytest
 from django.core.management import call_command
 from django.core.management.base import CommandError
 
-from petition_widget.models import ForwardAttempt, ForwardingState, Provider, Signature
+from petition_widget.models import ForwardAttempt, ForwardingState, Signature
 from tests.forwarding_support import (
     CHANGEORG_ID,
     add_signatures,
     forwarding_settings,
-    local_petition,
     start_worker,
     states,
     stop_worker,
@@ -28,17 +27,6 @@ from tests.forwarding_support import (
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def upstream(settings, emulator):
-    settings.PETITION_WIDGET = forwarding_settings(emulator)
-    return emulator
-
-
-@pytest.fixture
-def changeorg(upstream):
-    return local_petition(Provider.CHANGEORG, CHANGEORG_ID)
 
 
 def test_two_workers_never_send_a_signature_twice(upstream, changeorg, tmp_path):

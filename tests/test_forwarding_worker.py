@@ -18,23 +18,11 @@ from tests.forwarding_support import (
     CHANGEORG_ID,
     WETHEPEOPLE_ID,
     add_signatures,
-    forwarding_settings,
     local_petition,
     states,
 )
 
 pytestmark = pytest.mark.django_db(transaction=True)
-
-
-@pytest.fixture
-def upstream(settings, emulator):
-    settings.PETITION_WIDGET = forwarding_settings(emulator)
-    return emulator
-
-
-@pytest.fixture
-def changeorg(upstream):
-    return local_petition(Provider.CHANGEORG, CHANGEORG_ID)
 
 
 @pytest.fixture
