@@ -72,6 +72,10 @@ if DATABASES["default"]["ENGINE"] == "django.db.backends.sqlite3":
     DATABASES["default"].setdefault("OPTIONS", {}).update({"transaction_mode": "IMMEDIATE", "timeout": 20})
 CACHES = {"default": env.cache("CACHE_URL", default="locmemcache://")}
 
+# Confirmation e-mails: printed on the console unless EMAIL_URL names a server (smtp+tls://user:pass@host:587).
+vars().update(env.email_url("EMAIL_URL", default="consolemail://"))
+DEFAULT_FROM_EMAIL = env("DEFAULT_FROM_EMAIL", default="petitions@localhost")
+
 AUTH_PASSWORD_VALIDATORS = [
     {"NAME": "django.contrib.auth.password_validation.UserAttributeSimilarityValidator"},
     {"NAME": "django.contrib.auth.password_validation.MinimumLengthValidator"},
@@ -108,4 +112,12 @@ PETITION_WIDGET = {
     "WETHEPEOPLE_API_KEY": env("WETHEPEOPLE_API_KEY", default=""),
     "REQUESTER_EMAIL": env("REQUESTER_EMAIL", default="webmaster@localhost"),
     "BASE_TEMPLATE": "base.html",
+    # Abuse limits: seconds a signer needs at least to fill the form, signatures an address may store in an
+    # hour, and signatures a petition may take in a minute; 0 turns each off.
+    "SIGN_MIN_SECONDS": env.int("SIGN_MIN_SECONDS", default=3),
+    "SIGN_LIMIT_PER_IP": env.int("SIGN_LIMIT_PER_IP", default=10),
+    "SIGN_LIMIT_PER_PETITION": env.int("SIGN_LIMIT_PER_PETITION", default=600),
+    # Reverse proxies of your own in front of the site (the client address is then read from X-Forwarded-For).
+    "TRUSTED_PROXY_COUNT": env.int("TRUSTED_PROXY_COUNT", default=0),
+    "RETENTION_DAYS": env.int("RETENTION_DAYS", default=365),
 }

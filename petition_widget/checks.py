@@ -130,6 +130,7 @@ def check_settings(app_configs=None, **kwargs) -> list:
             Error(f"{SETTING_NAME}['BASE_TEMPLATE'] {base_template!r} cannot be found.", id="petition_widget.E008")
         )
     errors.extend(check_forwarding_settings())
+    errors.extend(check_signing_settings())
     return errors
 
 
@@ -233,4 +234,58 @@ def check_forwarding_settings() -> list:
     backend = app_settings.WAKE_TASK_BACKEND
     if not isinstance(backend, str) or not backend:
         errors.append(_setting_error("WAKE_TASK_BACKEND", f"must be a task backend alias, not {backend!r}.", "E017"))
+    return errors
+
+
+# Whole-number settings of the signing form's abuse checks and of retention: (key, smallest allowed value).
+WHOLE_NUMBER_KEYS = (
+    ("SIGN_MIN_SECONDS", 0),
+    ("SIGN_FORM_MAX_AGE", 1),
+    ("SIGN_LIMIT_PER_IP", 0),
+    ("SIGN_LIMIT_PER_PETITION", 0),
+    ("TRUSTED_PROXY_COUNT", 0),
+    ("CONFIRMATION_EXPIRY_HOURS", 1),
+    ("RETENTION_DAYS", 1),
+)
+
+
+def check_signing_settings() -> list:
+    """Abuse limits, the captcha hook, confirmation and retention."""
+    from django.forms import Field
+    from django.utils.module_loading import import_string
+
+    errors: list = []
+    for key, least in WHOLE_NUMBER_KEYS:
+        value = getattr(app_settings, key)
+        if not isinstance(value, int) or isinstance(value, bool) or value < least:
+            off = " (0 turns it off)" if least == 0 else ""
+            errors.append(
+                _setting_error(key, f"must be a whole number of at least {least}{off}, not {value!r}.", "E018")
+            )
+    if app_settings.SIGN_MIN_SECONDS and app_settings.SIGN_MIN_SECONDS >= app_settings.SIGN_FORM_MAX_AGE:
+        errors.append(_setting_error("SIGN_MIN_SECONDS", "must be shorter than SIGN_FORM_MAX_AGE.", "E018"))
+
+    captcha = app_settings.CAPTCHA_FIELD
+    if captcha:
+        try:
+            field_class = import_string(captcha) if isinstance(captcha, str) else None
+        except ImportError as exc:
+            field_class = None
+            hint = str(exc)
+        else:
+            hint = None
+        if not (isinstance(field_class, type) and issubclass(field_class, Field)):
+            errors.append(
+                _setting_error(
+                    "CAPTCHA_FIELD",
+                    f"must be the dotted path of a form field class, not {captcha!r}.",
+                    "E019",
+                    hint=hint
+                    or "For ALTCHA: pip install 'django-petition-widget[captcha]' and use 'django_altcha.AltchaField'.",
+                )
+            )
+
+    for key in ("IP_HASH_KEY", "CONFIRMATION_FROM_EMAIL", "REVIEWER_GROUP"):
+        if not isinstance(getattr(app_settings, key), str):
+            errors.append(_setting_error(key, f"must be a string, not {getattr(app_settings, key)!r}.", "E020"))
     return errors

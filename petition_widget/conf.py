@@ -60,6 +60,36 @@ DEFAULTS: dict[str, Any] = {
     "WAKE_TASK": "auto",
     # The task backend alias the wake-up task is enqueued on.
     "WAKE_TASK_BACKEND": "default",
+    # -- abuse (petition_widget.abuse) --------------------------------------------------------------
+    # A sign POST sent sooner than this many seconds after its form was rendered is taken for a bot; 0 = off.
+    "SIGN_MIN_SECONDS": 3,
+    # A form older than this many seconds is refused (a replayed old form); the signer gets a fresh one.
+    "SIGN_FORM_MAX_AGE": 12 * 3600,
+    # Signatures one client address may store in an hour, and one petition in a minute; 0 = no limit.
+    # Counted through the cache named by RATE_LIMIT_CACHE.
+    "SIGN_LIMIT_PER_IP": 10,
+    "SIGN_LIMIT_PER_PETITION": 600,
+    # How many reverse proxies of your own stand in front of the site. 0: the client address is REMOTE_ADDR
+    # and X-Forwarded-For is ignored (anyone can send it); n: the n-th address from the right of it.
+    "TRUSTED_PROXY_COUNT": 0,
+    # Client addresses are stored and counted only as a keyed hash (HMAC-SHA256); the key defaults to one
+    # derived from SECRET_KEY.
+    "IP_HASH_KEY": "",
+    # Dotted path of a form field class (a captcha such as django-altcha's AltchaField) added to every signing
+    # form rendered by the site; "" = no captcha.
+    "CAPTCHA_FIELD": "",
+    # -- confirmed signatures and retention (petition_widget.confirmation, petition_widget.privacy) --------
+    # Hours a signer has to follow the confirmation link of a petition that asks for confirmed signatures;
+    # later the link fails and purge_signatures deletes the unconfirmed signature.
+    "CONFIRMATION_EXPIRY_HOURS": 72,
+    # Sender of the confirmation e-mails; "" = DEFAULT_FROM_EMAIL.
+    "CONFIRMATION_FROM_EMAIL": "",
+    # purge_signatures erases the contact details of signatures that reached a final state this many days
+    # ago (its default for --older-than-days).
+    "RETENTION_DAYS": 365,
+    # Name of the group created after migrate that may view signatures and retry or cancel their forwarding,
+    # but not export them; "" = create none.
+    "REVIEWER_GROUP": "Petition reviewers",
 }
 
 

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from functools import partial
 
 import phonenumbers
 from django import forms
@@ -13,8 +14,9 @@ from django.db import IntegrityError, transaction
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
+from .confirmation import send_confirmation
 from .forwarding.wake import on_signature_stored
-from .models import Provider, Signature, count_new_signature
+from .models import ForwardingState, Provider, Signature, count_new_signature
 
 # C0/C1 controls, zero-width and bidirectional formatting characters: never part of a name or an address.
 _INVISIBLE = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
@@ -134,24 +136,33 @@ class SignatureForm(forms.Form):
 
     duplicate_message = _("This e-mail address has already signed this petition. Thank you for your support!")
 
-    def build_signature(self) -> Signature:
-        """An unsaved :class:`Signature` from the cleaned data."""
-        values = {self.stored_as.get(name, name): value for name, value in self.cleaned_data.items()}
-        return Signature(petition=self.petition, **values)
+    def build_signature(self, **extra) -> Signature:
+        """An unsaved :class:`Signature` from the cleaned data and `extra` model fields (``ip_hash``, say).
 
-    def save(self) -> Signature | None:
+        A petition that asks for confirmed signatures gets them awaiting confirmation.
+        """
+        values = {self.stored_as.get(name, name): value for name, value in self.cleaned_data.items()}
+        if self.petition.require_confirmation:
+            values["state"] = ForwardingState.UNCONFIRMED
+        return Signature(petition=self.petition, **values, **extra)
+
+    def save(self, **extra) -> Signature | None:
         """Store the signature of a valid form; ``None`` (and an error on ``email``) for a duplicate.
 
         No lookup comes first: the unique constraint decides, so two concurrent submissions of one
         address cannot both get in, and a second signature becomes a form error rather than a 500.
-        Nothing here talks to the upstream: after the commit a task may wake forwarding (``forwarding.wake``).
+        Nothing here talks to the upstream: after the commit a task may wake forwarding (``forwarding.wake``),
+        or, for a signature awaiting confirmation, the confirmation e-mail goes out.
         """
-        signature = self.build_signature()
+        signature = self.build_signature(**extra)
         try:
             with transaction.atomic():
                 signature.save()
                 count_new_signature(signature)
-                on_signature_stored(signature.pk)
+                if signature.state == ForwardingState.UNCONFIRMED:
+                    transaction.on_commit(partial(send_confirmation, signature.pk))
+                else:
+                    on_signature_stored(signature.pk)
         except IntegrityError:
             duplicate = Signature.objects.filter(
                 petition=self.petition, email_normalized=signature.email_normalized

@@ -49,6 +49,14 @@ class Petition(models.Model):
     raw = models.JSONField(_("raw upstream data"), default=dict, blank=True)
     synced_at = models.DateTimeField(_("last synced"), null=True, blank=True)
     accepts_signatures = models.BooleanField(_("accepts signatures"), default=True)
+    require_confirmation = models.BooleanField(
+        _("signatures need e-mail confirmation"),
+        default=False,
+        help_text=_(
+            "Each signer gets an e-mail with a link; the signature is counted, listed and forwarded only after "
+            "they confirm."
+        ),
+    )
 
     # Kept by SignatureForm.save() (an F() update in the insert's transaction) and recount_signatures(),
     # so that the public API answers counts without scanning the signatures table.
@@ -124,15 +132,29 @@ class ForwardingState(models.TextChoices):
     HELD = "held", _("Held")  # the petition's credentials are wrong; waits for an admin to resume
     REJECTED = "rejected", _("Rejected")  # the upstream refused it for good; its messages are kept
     FAILED = "failed", _("Failed")  # gave up after the maximum number of attempts
-    CANCELLED = "cancelled", _("Cancelled")  # an admin stopped it
+    CANCELLED = "cancelled", _("Cancelled")  # an admin stopped it (or erased the signer's data before it went)
+    UNCONFIRMED = "unconfirmed", _("Awaiting confirmation")  # the signer has not yet followed the e-mailed link
+    SPAM = "spam", _("Spam")  # an admin marked it as spam: never forwarded again, counted or listed
+
+
+# States a signature does not leave by itself; purge_signatures erases contact details some time after.
+FINAL_STATES = (
+    ForwardingState.SENT,
+    ForwardingState.REJECTED,
+    ForwardingState.FAILED,
+    ForwardingState.CANCELLED,
+    ForwardingState.SPAM,
+)
+# States that do not count towards a petition's total and are never listed.
+UNCOUNTED_STATES = (ForwardingState.CANCELLED, ForwardingState.UNCONFIRMED, ForwardingState.SPAM)
 
 
 COUNTER_FIELDS = ("local_signature_count", "public_signature_count")
 PAUSE_FIELDS = ("forwarding_paused_at", "forwarding_paused_reason")
 
-# The one definition of which signatures count and which are listed. Future exclusions (spam,
-# unconfirmed e-mail) go into COUNTED; PUBLIC follows, and so do the counters and the API's index.
-COUNTED = ~Q(state=ForwardingState.CANCELLED)
+# The one definition of which signatures count and which are listed. Exclusions go into COUNTED (through
+# UNCOUNTED_STATES); PUBLIC follows, and so do the counters and the API's index.
+COUNTED = ~Q(state__in=UNCOUNTED_STATES)
 PUBLIC = COUNTED & Q(hidden=False)
 
 
@@ -180,6 +202,22 @@ class Signature(models.Model):
     leased_by = models.CharField(_("leased by"), max_length=64, blank=True)
     forwarded_at = models.DateTimeField(_("forwarded"), null=True, blank=True)
     last_error = models.TextField(_("last error"), blank=True)
+    finished_at = models.DateTimeField(
+        _("final state reached"), null=True, blank=True, help_text=_("When it was sent, rejected, failed or cancelled.")
+    )
+
+    # A keyed hash of the client address (abuse.hash_ip): tells signatures from one address apart without
+    # keeping the address.
+    ip_hash = models.CharField(_("client address hash"), max_length=64, blank=True, editable=False)
+    confirmation_sent_at = models.DateTimeField(_("confirmation e-mailed"), null=True, blank=True, editable=False)
+    confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True, editable=False)
+    erased_at = models.DateTimeField(
+        _("contact details erased"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("By purge_signatures or an admin."),
+    )
 
     objects = SignatureQuerySet.as_manager()
 
@@ -187,6 +225,11 @@ class Signature(models.Model):
         verbose_name = _("signature")
         verbose_name_plural = _("signatures")
         ordering = ["-created_at"]
+        permissions = [
+            ("retry_signature", _("Can retry, cancel and mark signatures as spam")),
+            ("export_signature", _("Can export signatures with contact details")),
+            ("erase_signature", _("Can erase a signer's personal data")),
+        ]
         constraints = [
             models.UniqueConstraint(
                 fields=["petition", "email_normalized"], name="petition_widget_one_signature_per_email"
@@ -228,7 +271,7 @@ class Signature(models.Model):
 
 def is_counted(signature: Signature) -> bool:
     """:data:`COUNTED` for one signature in memory (a test holds the two together for every state)."""
-    return signature.state != ForwardingState.CANCELLED
+    return signature.state not in UNCOUNTED_STATES
 
 
 def is_public(signature: Signature) -> bool:

@@ -6,6 +6,7 @@ app_name = "petition_widget"
 
 urlpatterns = [
     path("petitions/<slug:slug>/", views.SignView.as_view(), name="sign"),
+    path("petitions/confirm/<str:token>/", views.ConfirmView.as_view(), name="confirm"),
     path(
         "petitions/<slug:slug>/auth-key-callback/<str:token>/",
         views.AuthKeyCallbackView.as_view(),

@@ -15,9 +15,10 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from django.views.generic.base import TemplateResponseMixin
 
+from . import confirmation
 from .conf import app_settings
 from .forms import SignatureForm, form_class_for
-from .models import Petition, Provider
+from .models import ForwardingState, Petition, Provider, Signature
 from .petitions import check_callback_token, record_auth_key_change
 
 logger = logging.getLogger(__name__)
@@ -67,7 +68,7 @@ class SignView(TemplateResponseMixin, View):
     http_method_names = ["get", "post", "head", "options"]
 
     # What a successful sign POST reads of the petition; the whole row is loaded only to render the form again.
-    post_fields = ("pk", "slug", "provider", "accepts_signatures")
+    post_fields = ("pk", "slug", "provider", "accepts_signatures", "require_confirmation")
 
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         petitions = Petition.objects.only(*self.post_fields) if request.method == "POST" else Petition.objects
@@ -107,6 +108,50 @@ class SignView(TemplateResponseMixin, View):
                 logger.info("signature %s stored for petition %s", signature.pk, self.petition.pk)
                 return HttpResponseRedirect(thanks_url(next_url or request.path, self.petition), status=303)
         return self.render_form(form, next_url=next_url)
+
+
+class ConfirmView(TemplateResponseMixin, View):
+    """The page an e-mailed confirmation link opens: ``GET`` shows a button, only its ``POST`` confirms.
+
+    Mail scanners and link previews fetch links; they do not submit forms, so they cannot confirm anyone.
+    """
+
+    template_name = "petition_widget/confirm.html"
+    http_method_names = ["get", "post", "head", "options"]
+    error_messages = {
+        "expired": _("This confirmation link has expired. Please sign the petition again."),
+        "invalid": _("This confirmation link is not valid. Please use the whole link from the e-mail."),
+        "gone": _("This signature no longer exists. Please sign the petition again."),
+    }
+
+    def render(self, signature: Signature | None, *, confirmed: bool = False, error: str = "") -> HttpResponse:
+        context = {
+            "signature": signature,
+            "confirmed": confirmed,
+            "error_message": self.error_messages.get(error, ""),
+            "base_template": app_settings.BASE_TEMPLATE,
+        }
+        status = {"": 200, "invalid": 400}.get(error, 410)
+        response = self.render_to_response(context, status=status)
+        response.headers["Referrer-Policy"] = "no-referrer"  # the token stays out of other sites' logs
+        return response
+
+    def get(self, request: HttpRequest, token: str) -> HttpResponse:
+        try:
+            pk, email = confirmation.read_token(token)
+        except confirmation.ConfirmationError as exc:
+            return self.render(None, error=str(exc))
+        signature = Signature.objects.select_related("petition").filter(pk=pk, email_normalized=email).first()
+        if signature is None:
+            return self.render(None, error="gone")
+        return self.render(signature, confirmed=signature.state != ForwardingState.UNCONFIRMED)
+
+    def post(self, request: HttpRequest, token: str) -> HttpResponse:
+        try:
+            signature = confirmation.confirm(token)
+        except confirmation.ConfirmationError as exc:
+            return self.render(None, error=str(exc))
+        return self.render(signature, confirmed=True)
 
 
 @method_decorator(csrf_exempt, name="dispatch")

@@ -22,7 +22,7 @@ from django.db import connections, router, transaction
 from django.db.models import F, Q, QuerySet
 from django.utils import timezone
 
-from ..models import ATTEMPT_MESSAGE_LENGTH, ForwardAttempt, ForwardingState, Petition, Signature
+from ..models import ATTEMPT_MESSAGE_LENGTH, FINAL_STATES, ForwardAttempt, ForwardingState, Petition, Signature
 from ..providers.base import SubmitResult, shorten
 from .retry import Decision
 
@@ -211,6 +211,8 @@ def record_many(tries: Sequence[Try], *, worker_id: str, now: datetime | None = 
                 changes["attempts"] = F("attempts") + spent
             if state == ForwardingState.SENT:
                 changes["forwarded_at"] = now
+            if state in FINAL_STATES:
+                changes["finished_at"] = now
             mine = [attempt.signature.pk for attempt in group if attempt.signature.pk in held]
             if mine:
                 Signature.objects.filter(pk__in=mine, state=ForwardingState.SENDING, leased_by=worker_id).update(
@@ -245,6 +247,8 @@ def record_many(tries: Sequence[Try], *, worker_id: str, now: datetime | None = 
             signature.lease_expires_at, signature.leased_by = None, ""
             if decision.state == ForwardingState.SENT:
                 signature.forwarded_at = now
+            if decision.state in FINAL_STATES:
+                signature.finished_at = now
         else:
             logger.warning(
                 "worker %s: lease on signature %s was lost before its result (%s) was recorded",
