@@ -262,7 +262,8 @@ def check_signing_settings() -> list:
             errors.append(
                 _setting_error(key, f"must be a whole number of at least {least}{off}, not {value!r}.", "E018")
             )
-    if app_settings.SIGN_MIN_SECONDS and app_settings.SIGN_MIN_SECONDS >= app_settings.SIGN_FORM_MAX_AGE:
+    shortest, longest = app_settings.SIGN_MIN_SECONDS, app_settings.SIGN_FORM_MAX_AGE
+    if not errors and shortest and shortest >= longest:
         errors.append(_setting_error("SIGN_MIN_SECONDS", "must be shorter than SIGN_FORM_MAX_AGE.", "E018"))
 
     captcha = app_settings.CAPTCHA_FIELD

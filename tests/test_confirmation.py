@@ -1,0 +1,216 @@
+"""Confirmed signatures: the e-mailed link opens a page, only its button's POST confirms, then forwarding."""
+
+import re
+from datetime import timedelta
+
+import pytest
+from django.core import mail, signing
+from django.core.management import call_command
+from django.test import Client
+from django.urls import reverse
+from django.utils import timezone
+
+from petition_widget import confirmation
+from petition_widget.models import ForwardingState, Petition, Signature
+from tests.forwarding_support import CHANGEORG_ID, SITE_URL
+
+pytestmark = pytest.mark.django_db(transaction=True)
+
+LINK = re.compile(re.escape(SITE_URL) + r"(/petitions/confirm/[^/\s]+/)")
+
+
+@pytest.fixture
+def confirming(changeorg):
+    changeorg.require_confirmation = True
+    changeorg.save()
+    return changeorg
+
+
+def sign(client, petition, data, **extra):
+    return client.post(reverse("petition_widget:sign", kwargs={"slug": petition.slug}), data, **extra)
+
+
+def confirmation_path(message) -> str:
+    match = LINK.search(message.body)
+    assert match, message.body
+    return match.group(1)
+
+
+def counters(petition) -> tuple[int, int]:
+    petition.refresh_from_db()
+    return petition.local_signature_count, petition.public_signature_count
+
+
+def public_names(petition) -> list[str]:
+    response = Client().get(f"/api/v1/petitions/{petition.upstream_id}/signatures")
+    assert response.status_code == 200
+    return [row["name"] for row in response.json()["signatures"]]
+
+
+def test_signing_stores_an_unconfirmed_signature_and_mails_the_link(client, confirming, changeorg_data):
+    response = sign(client, confirming, changeorg_data)
+
+    assert response.status_code == 303
+    signature = Signature.objects.get()
+    assert signature.state == ForwardingState.UNCONFIRMED
+    assert signature.confirmation_sent_at is not None and signature.confirmed_at is None
+    assert counters(confirming) == (0, 0)
+    (message,) = mail.outbox
+    assert message.to == ["ada@example.com"]
+    assert confirming.title in message.subject
+    assert "Hello Ada," in message.body
+    confirmation_path(message)
+    thanks = client.get(response["Location"]).content.decode()
+    assert "we sent you an e-mail" in thanks
+
+
+def test_a_get_of_the_link_does_not_confirm_and_the_post_does(confirming, changeorg_data, upstream):
+    sign(Client(), confirming, changeorg_data)
+    path = confirmation_path(mail.outbox[0])
+    browser = Client(enforce_csrf_checks=True)
+
+    # A mail scanner or link preview fetches the link: nothing happens, however often.
+    for _ in range(3):
+        page = browser.get(path)
+        assert page.status_code == 200
+        assert page["Referrer-Policy"] == "no-referrer"
+        assert "Confirm my signature" in page.content.decode()
+    signature = Signature.objects.get()
+    assert signature.state == ForwardingState.UNCONFIRMED and signature.confirmed_at is None
+    assert counters(confirming) == (0, 0)
+    assert public_names(confirming) == []
+
+    # Nothing is forwarded while it waits.
+    call_command("forward_signatures", "--once", "--concurrency", "1")
+    assert upstream.received(CHANGEORG_ID) == []
+
+    # A POST without the CSRF token is refused like any other form.
+    assert browser.post(path).status_code == 403
+    assert Signature.objects.get().state == ForwardingState.UNCONFIRMED
+
+    token = re.search(r'name="csrfmiddlewaretoken" value="([^"]+)"', page.content.decode()).group(1)
+    confirmed = browser.post(path, {"csrfmiddlewaretoken": token})
+    assert confirmed.status_code == 200
+    assert "Your signature is confirmed" in confirmed.content.decode()
+    signature.refresh_from_db()
+    assert signature.state == ForwardingState.PENDING and signature.confirmed_at is not None
+    assert counters(confirming) == (1, 1)
+    assert public_names(confirming) == ["Ada Lovelace"]
+
+    # Confirming again changes nothing and still thanks the signer.
+    again = browser.post(path, {"csrfmiddlewaretoken": token})
+    assert again.status_code == 200 and "Your signature is confirmed" in again.content.decode()
+    assert counters(confirming) == (1, 1)
+
+    call_command("forward_signatures", "--once", "--concurrency", "1")
+    signature.refresh_from_db()
+    assert signature.state == ForwardingState.SENT and signature.finished_at is not None
+    assert [row["fields"]["email"] for row in upstream.received(CHANGEORG_ID)] == ["ada@example.com"]
+    assert "confirmed" in browser.get(path).content.decode()
+
+
+def test_petitions_without_confirmation_do_not_mail(client, changeorg, changeorg_data):
+    sign(client, changeorg, changeorg_data)
+    assert Signature.objects.get().state == ForwardingState.PENDING
+    assert mail.outbox == []
+    assert counters(changeorg) == (1, 1)
+
+
+def test_the_api_post_also_waits_for_confirmation(confirming, changeorg_data):
+    from petition_widget.models import ApiKey
+
+    key = ApiKey.generate()
+    api_key = ApiKey(name="partner")
+    api_key.set_key(key)
+    api_key.save()
+    response = Client().post(
+        f"/api/v1/petitions/{confirming.upstream_id}/signatures", {**changeorg_data, "api_key": key}
+    )
+    assert response.status_code == 202, response.content
+    assert Signature.objects.get().state == ForwardingState.UNCONFIRMED
+    assert len(mail.outbox) == 1
+
+
+@pytest.mark.parametrize(
+    "mangle, status, text",
+    [
+        (lambda token: token[:-2] + ("AA" if not token.endswith("AA") else "BB"), 400, "not valid"),
+        (lambda token: "nonsense", 400, "not valid"),
+    ],
+)
+def test_altered_links_are_refused(confirming, changeorg_data, mangle, status, text):
+    sign(Client(), confirming, changeorg_data)
+    token = confirmation_path(mail.outbox[0]).rstrip("/").rsplit("/", 1)[1]
+    path = reverse("petition_widget:confirm", kwargs={"token": mangle(token)})
+    for response in (Client().get(path), Client().post(path)):
+        assert response.status_code == status
+        assert text in response.content.decode()
+    assert Signature.objects.get().state == ForwardingState.UNCONFIRMED
+
+
+def test_an_expired_link_is_refused_and_purge_deletes_the_signature(confirming, changeorg_data, settings):
+    sign(Client(), confirming, changeorg_data)
+    signature = Signature.objects.get()
+    hours = settings.PETITION_WIDGET.get("CONFIRMATION_EXPIRY_HOURS", 72)
+    issued = timezone.now() - timedelta(hours=hours, minutes=1)
+    # A token minted at an earlier time, exactly as make_token() would have minted it then.
+    signer = signing.TimestampSigner(salt=confirmation.TOKEN_SALT)
+    signer.timestamp = lambda: signing.b62_encode(int(issued.timestamp()))
+    old = signer.sign_object([signature.pk, signature.email_normalized], compress=True)
+    path = reverse("petition_widget:confirm", kwargs={"token": old})
+
+    response = Client().post(path)
+    assert response.status_code == 410 and "expired" in response.content.decode()
+    assert Signature.objects.get().state == ForwardingState.UNCONFIRMED
+
+    call_command("purge_signatures", "--dry-run")
+    assert Signature.objects.count() == 1
+    Signature.objects.filter(pk=signature.pk).update(confirmation_sent_at=issued)
+    call_command("purge_signatures", "--dry-run")
+    assert Signature.objects.count() == 1
+    call_command("purge_signatures")
+    assert not Signature.objects.exists()
+    assert counters(confirming) == (0, 0)
+
+
+def test_a_link_to_an_erased_signature_is_gone(confirming, changeorg_data):
+    from petition_widget.privacy import erase_signers
+
+    sign(Client(), confirming, changeorg_data)
+    path = confirmation_path(mail.outbox[0])
+    erase_signers(Signature.objects.all())
+    response = Client().post(path)
+    assert response.status_code == 410 and "no longer exists" in response.content.decode()
+    assert Signature.objects.get().state == ForwardingState.CANCELLED
+
+
+def test_a_refusing_mail_server_leaves_the_signature_for_a_resend(confirming, changeorg_data, settings, caplog):
+    settings.EMAIL_BACKEND = "tests.test_confirmation.RefusingBackend"
+    response = sign(Client(), confirming, changeorg_data)
+    assert response.status_code == 303
+    signature = Signature.objects.get()
+    assert signature.state == ForwardingState.UNCONFIRMED and signature.confirmation_sent_at is None
+    assert f"confirmation e-mail for signature {signature.pk} could not be sent" in caplog.text
+    assert "ada@example.com" not in caplog.text
+
+    settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
+    assert confirmation.send_confirmation(signature.pk) is True
+    signature.refresh_from_db()
+    assert signature.confirmation_sent_at is not None and len(mail.outbox) == 1
+
+
+class RefusingBackend:
+    """A mail backend whose server refuses every message (the SMTP server is down)."""
+
+    def __init__(self, *args, **kwargs):
+        pass
+
+    def send_messages(self, messages):
+        raise ConnectionRefusedError("mail server down")
+
+
+def test_confirmation_is_per_petition(confirming, changeorg_data):
+    other = Petition.objects.create(provider="wethepeople", upstream_id="9", slug="other", title="Other")
+    sign(Client(), other, {"first_name": "Grace", "last_name": "Hopper", "email": "grace@example.com"})
+    assert Signature.objects.get(petition=other).state == ForwardingState.PENDING
+    assert mail.outbox == []

@@ -1,0 +1,46 @@
+"""System checks of the abuse, confirmation and retention settings (petition_widget.E018 to E020)."""
+
+import pytest
+from django import forms
+
+from tests.test_forwarding_checks import ids
+
+
+class HumanField(forms.CharField):
+    """A stand-in captcha field for the checks: any form field class passes."""
+
+
+@pytest.mark.parametrize(
+    "values",
+    [
+        {"SIGN_MIN_SECONDS": -1},
+        {"SIGN_MIN_SECONDS": 2.5},
+        {"SIGN_LIMIT_PER_IP": "10"},
+        {"SIGN_LIMIT_PER_PETITION": True},
+        {"TRUSTED_PROXY_COUNT": -1},
+        {"SIGN_FORM_MAX_AGE": 0},
+        {"CONFIRMATION_EXPIRY_HOURS": 0},
+        {"RETENTION_DAYS": 0},
+        {"SIGN_MIN_SECONDS": 60, "SIGN_FORM_MAX_AGE": 60},
+    ],
+)
+def test_whole_numbers(settings, values):
+    assert ids(settings, **values) == ["petition_widget.E018"]
+
+
+def test_zero_turns_the_abuse_limits_off(settings):
+    assert ids(settings, SIGN_MIN_SECONDS=0, SIGN_LIMIT_PER_IP=0, SIGN_LIMIT_PER_PETITION=0) == []
+
+
+@pytest.mark.parametrize("value", ["no.such.Field", "django.forms", "petition_widget.models.Signature", 3])
+def test_the_captcha_field_must_be_a_form_field_class(settings, value):
+    assert ids(settings, CAPTCHA_FIELD=value) == ["petition_widget.E019"]
+
+
+def test_a_captcha_field_class_passes(settings):
+    assert ids(settings, CAPTCHA_FIELD="tests.test_signing_checks.HumanField") == []
+
+
+@pytest.mark.parametrize("key", ["IP_HASH_KEY", "CONFIRMATION_FROM_EMAIL", "REVIEWER_GROUP"])
+def test_strings(settings, key):
+    assert ids(settings, **{key: None}) == ["petition_widget.E020"]
