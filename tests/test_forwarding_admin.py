@@ -11,7 +11,7 @@ from django.test import Client
 from django.utils import timezone
 
 from petition_widget.forwarding import outbox
-from petition_widget.models import ForwardAttempt, ForwardingState, Petition, Provider, Signature
+from petition_widget.models import FINAL_STATES, ForwardAttempt, ForwardingState, Petition, Provider, Signature
 
 SIGNATURES = "/admin/petition_widget/signature/"
 PETITIONS = "/admin/petition_widget/petition/"
@@ -30,6 +30,7 @@ def signatures(petition):
             attempts=3,
             last_error="HTTP 500 upstream failure" if state != ForwardingState.SENT else "",
             next_attempt_at=timezone.now() + timedelta(hours=1) if state == ForwardingState.PENDING else None,
+            finished_at=timezone.now() - timedelta(days=1) if state in FINAL_STATES else None,
         )
     return rows
 
@@ -54,14 +55,21 @@ def test_retry_now_makes_them_due_with_a_fresh_budget(admin_client, signatures):
     for state in retried:
         signature = signatures[state]
         signature.refresh_from_db()
-        assert (signature.state, signature.attempts) == (ForwardingState.PENDING, 0)
+        assert (signature.state, signature.attempts, signature.finished_at) == (ForwardingState.PENDING, 0, None)
         assert before <= signature.next_attempt_at <= timezone.now()
-    assert state_of(signatures[ForwardingState.SENT]) == ForwardingState.SENT
-    assert state_of(signatures[ForwardingState.SENDING]) == ForwardingState.SENDING
-    assert state_of(signatures[ForwardingState.CANCELLED]) == ForwardingState.CANCELLED
+    left_alone = (
+        ForwardingState.SENT,
+        ForwardingState.SENDING,
+        ForwardingState.CANCELLED,
+        ForwardingState.UNCONFIRMED,
+        ForwardingState.SPAM,
+    )
+    for state in left_alone:
+        assert state_of(signatures[state]) == state
     assert messages == [
         "4 signatures are due now and will be sent at a worker's next pass. Their attempt counts were reset to 0, "
-        "so each gets the full 10 tries again. 3 were left alone (sent, being sent or cancelled)."
+        "so each gets the full 10 tries again. 5 were left alone (sent, being sent, cancelled, spam, awaiting "
+        "confirmation or erased)."
     ]
 
 
@@ -73,19 +81,30 @@ def test_retry_now_says_when_the_petition_is_paused(admin_client, signatures, pe
 
 def test_cancel_touches_only_what_has_not_left(admin_client, signatures, petition):
     petition.refresh_from_db()
+    before = timezone.now()
 
     messages = act(admin_client, SIGNATURES, "cancel_forwarding", signatures.values())
 
     for state in (ForwardingState.PENDING, ForwardingState.HELD, ForwardingState.FAILED):
-        assert state_of(signatures[state]) == ForwardingState.CANCELLED
-    for state in (ForwardingState.SENT, ForwardingState.SENDING, ForwardingState.REJECTED):
+        signature = signatures[state]
+        signature.refresh_from_db()
+        assert (signature.state, signature.next_attempt_at) == (ForwardingState.CANCELLED, None)
+        assert before <= signature.finished_at <= timezone.now()
+    for state in (
+        ForwardingState.SENT,
+        ForwardingState.SENDING,
+        ForwardingState.REJECTED,
+        ForwardingState.UNCONFIRMED,
+        ForwardingState.SPAM,
+    ):
         assert state_of(signatures[state]) == state
     assert messages == [
-        "3 signatures cancelled: they will not be forwarded and no longer count. 4 were left alone: only pending, "
+        "3 signatures cancelled: they will not be forwarded and no longer count. 6 were left alone: only pending, "
         "held or failed signatures can be cancelled."
     ]
     petition.refresh_from_db()
-    assert petition.local_signature_count == 7 - 1 - 3  # the one already cancelled, and the three now
+    # Of the nine, the cancelled, unconfirmed and spam ones never counted, and the three cancelled now stop.
+    assert petition.local_signature_count == 9 - 3 - 3
 
 
 def test_attempts_are_shown_inline_and_read_only(admin_client, signatures):
@@ -116,7 +135,10 @@ def test_paused_petitions_show_why_and_resume(admin_client, petition, signatures
     assert "Other" not in admin_client.get(PETITIONS, {"forwarding": "paused"}).content.decode()
     change = admin_client.get(f"{PETITIONS}{petition.pk}/change/").content.decode()
     assert "HTTP 401 credentials refused: rsig is invalid" in change
-    assert "Pending 1, Sending 1, Sent 1, Held 1, Rejected 1, Failed 1, Cancelled 1" in change
+    assert (
+        "Pending 1, Sending 1, Sent 1, Held 1, Rejected 1, Failed 1, Cancelled 1, Awaiting confirmation 1, Spam 1"
+        in change
+    )
 
     messages = act(admin_client, PETITIONS, "resume_forwarding", [petition, other])
 

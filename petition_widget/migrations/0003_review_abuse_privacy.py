@@ -68,5 +68,9 @@ class Migration(migrations.Migration):
             model_name='signature',
             index=models.Index(condition=models.Q(models.Q(('state__in', ('cancelled', 'unconfirmed', 'spam')), _negated=True), ('hidden', False)), fields=['petition', 'created_at', 'id', 'hidden', 'state'], name='pw_signature_public_page'),
         ),
+        migrations.AddIndex(
+            model_name="forwardattempt",
+            index=models.Index(fields=["started_at"], name="pw_attempt_time"),
+        ),
         migrations.RunPython(backfill_finished_at, migrations.RunPython.noop),
     ]
