@@ -15,7 +15,7 @@ from django.views import View
 from django.views.decorators.csrf import csrf_exempt
 from django.views.generic.base import TemplateResponseMixin
 
-from . import confirmation
+from . import abuse, confirmation
 from .conf import app_settings
 from .forms import SignatureForm, form_class_for
 from .models import ForwardingState, Petition, Provider, Signature
@@ -41,15 +41,30 @@ def thanks_url(url: str, petition: Petition) -> str:
 
 
 def widget_context(
-    request: HttpRequest, petition: Petition, *, form: SignatureForm | None = None, next_url: str = ""
+    request: HttpRequest,
+    petition: Petition,
+    *,
+    form: SignatureForm | None = None,
+    next_url: str = "",
+    protection: abuse.ProtectionForm | None = None,
+    refusal: abuse.Refusal | None = None,
 ) -> dict:
-    """Everything ``petition_widget/widget.html`` needs; shared by the view and the template tag."""
+    """Everything ``petition_widget/widget.html`` needs; shared by the view and the template tag.
+
+    ``protection`` carries the form token, the honeypot and the captcha (new ones unless given);
+    ``refusal`` is why the last submission was turned away, shown above the form.
+    """
     signed = request.GET.get(SIGNED_PARAM) == petition.slug
-    if form is None and not signed and petition.accepts_signatures:
+    shows_form = not signed and petition.accepts_signatures
+    if form is None and shows_form:
         form = form_class_for(petition)(petition=petition)
+    if protection is None and shows_form:
+        protection = abuse.ProtectionForm(petition=petition)
     return {
         "petition": petition,
         "form": form,
+        "protection": protection,
+        "refusal": refusal,
         "signed": signed,
         "closed_message": None if petition.accepts_signatures else CLOSED_MESSAGE,
         "form_action": reverse("petition_widget:sign", kwargs={"slug": petition.slug}),
@@ -60,6 +75,9 @@ def widget_context(
 
 class SignView(TemplateResponseMixin, View):
     """``GET`` shows a petition's form; ``POST`` stores a signature and redirects (Post/Redirect/Get).
+
+    A ``POST`` passes the abuse checks of :mod:`petition_widget.abuse` first: a refused one gets the form
+    again with the reason, 400 (bot checks) or 429 (rate limits), and nothing is stored.
 
     A host can override any class attribute through ``as_view()``.
     """
@@ -75,12 +93,34 @@ class SignView(TemplateResponseMixin, View):
         self.petition = get_object_or_404(petitions, slug=kwargs["slug"])
         return super().dispatch(request, *args, **kwargs)
 
-    def render_form(self, form: SignatureForm | None = None, next_url: str = "", status: int = 200) -> HttpResponse:
+    def render_form(
+        self,
+        form: SignatureForm | None = None,
+        next_url: str = "",
+        status: int = 200,
+        *,
+        protection: abuse.ProtectionForm | None = None,
+        refusal: abuse.Refusal | None = None,
+    ) -> HttpResponse:
         if self.petition.get_deferred_fields():
             self.petition.refresh_from_db()
-        context = widget_context(self.request, self.petition, form=form, next_url=next_url)
+        context = widget_context(
+            self.request, self.petition, form=form, next_url=next_url, protection=protection, refusal=refusal
+        )
         context["base_template"] = app_settings.BASE_TEMPLATE
-        return self.render_to_response(context, status=status)
+        response = self.render_to_response(context, status=status)
+        if refusal is not None and refusal.retry_after:
+            response.headers["Retry-After"] = str(refusal.retry_after)
+        return response
+
+    def refuse(
+        self, form: SignatureForm, protection: abuse.ProtectionForm, refusal: abuse.Refusal, next_url: str
+    ) -> HttpResponse:
+        """The form again, the signer's entries kept, with the reason above it and a new token; nothing stored."""
+        logger.info("sign POST refused for petition %s: %s", self.petition.pk, refusal.code)
+        return self.render_form(
+            form, next_url, refusal.status, protection=protection.again(keep_token=False), refusal=refusal
+        )
 
     def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         return self.render_form()
@@ -102,12 +142,24 @@ class SignView(TemplateResponseMixin, View):
             return self.render_form(next_url=next_url, status=409)
 
         form = form_class_for(self.petition)(request.POST, petition=self.petition)
-        if form.is_valid():
-            signature = form.save()
+        protection = abuse.ProtectionForm(request.POST, petition=self.petition)
+        valid = form.is_valid()
+        refusal = protection.refusal()
+        if refusal is not None:
+            return self.refuse(form, protection, refusal, next_url)
+        if valid:
+            ip_hash = abuse.client_hash(request)
+            try:
+                with abuse.reserve_signature(self.petition, ip_hash) as reservation:
+                    signature = form.save(ip_hash=ip_hash)
+                    if signature is None:
+                        reservation.release()
+            except abuse.RateLimited as exc:
+                return self.refuse(form, protection, exc.refusal, next_url)
             if signature is not None:
                 logger.info("signature %s stored for petition %s", signature.pk, self.petition.pk)
                 return HttpResponseRedirect(thanks_url(next_url or request.path, self.petition), status=303)
-        return self.render_form(form, next_url=next_url)
+        return self.render_form(form, next_url=next_url, protection=protection.again(keep_token=True))
 
 
 class ConfirmView(TemplateResponseMixin, View):

@@ -42,6 +42,11 @@ def forwarding_settings(emulator, **extra: Any) -> dict[str, Any]:
         "BACKOFF_MAX_SECONDS": 0.2,
         "POLL_INTERVAL": 0.2,
         "RATE_LIMITS": {"changeorg": 0, "wethepeople": 0},
+        # The signing form's abuse checks stay off, as for the rest of the suite (tests/settings.py): these
+        # tests post many signatures from one address, at once.
+        "SIGN_MIN_SECONDS": 0,
+        "SIGN_LIMIT_PER_IP": 0,
+        "SIGN_LIMIT_PER_PETITION": 0,
         **extra,
     }
 

@@ -58,7 +58,10 @@ def chromium_executable() -> str | None:
 def browser_page() -> Iterator[Page]:
     """A page in a fresh headless Chromium with a temporary profile, closed on exit."""
     with sync_playwright() as playwright:
-        browser = playwright.chromium.launch(executable_path=chromium_executable(), args=CHROMIUM_ARGS)
+        # PETITION_WIDGET_SLOW_MO (ms before each action) signs at a person's pace, for a run with the abuse
+        # checks on (SIGN_MIN_SECONDS); the suite runs without either.
+        slow_mo = float(os.environ.get("PETITION_WIDGET_SLOW_MO") or 0)
+        browser = playwright.chromium.launch(executable_path=chromium_executable(), args=CHROMIUM_ARGS, slow_mo=slow_mo)
         try:
             context = browser.new_context()
             # Fail within seconds on loopback instead of Playwright's 30 s default.

@@ -1,0 +1,350 @@
+"""Abuse protection of the HTML signing form: honeypot, signed fill time, captcha hook and rate limits.
+
+Only the site's own form goes through here (``SignView``); the public API's POST is authenticated by
+API keys and takes none of it. Every check refuses before anything is stored:
+
+* a **honeypot**, an input people never see, that bots fill in;
+* a **form token** signed with the site's key (``django.core.signing``), bound to the petition and
+  stamped with the time the form was rendered: missing, altered or another petition's, sent sooner
+  than ``SIGN_MIN_SECONDS`` after rendering, or older than ``SIGN_FORM_MAX_AGE``, it is refused.
+  ``SIGN_MIN_SECONDS = 0`` turns the token check off as a whole (the token is still rendered);
+* an optional **captcha** (``CAPTCHA_FIELD``, a form field class such as django-altcha's ``AltchaField``);
+* **rate limits** over Django's cache (``RATE_LIMIT_CACHE``): stored signatures per client address an
+  hour (``SIGN_LIMIT_PER_IP``) and per petition a minute (``SIGN_LIMIT_PER_PETITION``). Only submissions
+  that passed every other check and are about to be stored count; a slot is reserved before the INSERT
+  and given back if nothing was stored (a duplicate e-mail, an error), so a limit is never overshot and
+  refused or failed submissions leave the counters as they were.
+
+Client addresses are used only as a keyed hash (:func:`hash_ip`), never stored, logged or put in the cache.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import logging
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
+
+from django import forms
+from django.core import signing
+from django.core.exceptions import ImproperlyConfigured
+from django.http import HttpRequest
+from django.utils.crypto import salted_hmac
+from django.utils.functional import Promise
+from django.utils.module_loading import import_string
+from django.utils.translation import gettext_lazy as _
+
+from .conf import app_settings
+from .forwarding.ratelimit import RateLimiter, Slot
+
+if TYPE_CHECKING:
+    from .models import Petition
+
+logger = logging.getLogger(__name__)
+
+TOKEN_FIELD = "form_token"
+# Not a field of any upstream's signatures POST, and a name form-filling bots rarely skip.
+HONEYPOT_FIELD = "website"
+CAPTCHA_FIELD = "captcha"
+
+TOKEN_SALT = "petition_widget.abuse.form_token"
+IP_HASH_SALT = "petition_widget.abuse.client_address"
+
+HOUR = 3600
+MINUTE = 60
+# Counter steps of the two limits: an hour counted in five-minute steps, a minute in five-second steps (see
+# ratelimit); 14 counters read per limit and signature.
+IP_RESOLUTION = 300
+PETITION_RESOLUTION = 5
+
+
+@dataclass(frozen=True)
+class Refusal:
+    """Why a submission was refused: a code for the log, the message the signer reads, the HTTP status."""
+
+    code: str
+    message: str | Promise
+    status: int
+    retry_after: int | None = field(default=None, compare=False)
+
+
+HONEYPOT = Refusal(
+    "honeypot", _("Something in this form did not look right. Please check your details and send it again."), 400
+)
+TOO_FAST = Refusal("too_fast", _("That was quick — please check your details and send the form again."), 400)
+EXPIRED = Refusal("expired", _("This form is too old; please send it again."), 400)
+BAD_TOKEN = Refusal("bad_token", _("This form could not be checked; please send it again."), 400)
+CAPTCHA = Refusal("captcha", _("Please complete the check at the end of the form and send it again."), 400)
+LIMIT_PER_IP = Refusal(
+    "limit_per_ip", _("Many signatures are arriving from your connection right now. Please try again later."), 429
+)
+LIMIT_PER_PETITION = Refusal(
+    "limit_per_petition",
+    _("This petition is receiving a great many signatures right now. Please try again in a minute."),
+    429,
+)
+
+
+# --- the form token --------------------------------------------------------------------------------
+
+
+class FormSigner(signing.TimestampSigner):
+    """Django's ``TimestampSigner`` with the form token's salt and a timestamp that can be set."""
+
+    def __init__(self, issued_at: float | None = None) -> None:
+        super().__init__(salt=TOKEN_SALT)
+        self.issued_at = issued_at
+
+    def timestamp(self) -> str:
+        return signing.b62_encode(int(time.time() if self.issued_at is None else self.issued_at))
+
+
+def make_form_token(petition: Petition, *, issued_at: float | None = None) -> str:
+    """A token for ``petition``'s form rendered at ``issued_at`` (default: now), in epoch seconds."""
+    return FormSigner(issued_at).sign(str(petition.pk))
+
+
+def check_form_token(token: str, petition: Petition, *, now: float | None = None) -> Refusal | None:
+    """``None`` when ``token`` is ``petition``'s and its age lies within the limits, else the refusal.
+
+    The token keeps whole seconds: an age is counted from the start of the second the form was rendered.
+    """
+    signer = FormSigner()
+    try:
+        # The plain Signer's check: the timestamp is read here, against both limits.
+        value = signing.Signer.unsign(signer, token or "")
+        pk, _sep, stamp = value.rpartition(signer.sep)
+        issued = signing.b62_decode(stamp)
+    except (signing.BadSignature, ValueError, IndexError):
+        return BAD_TOKEN
+    if pk != str(petition.pk):
+        return BAD_TOKEN
+    age = (time.time() if now is None else now) - issued
+    if age > app_settings.SIGN_FORM_MAX_AGE:
+        return EXPIRED
+    if age < app_settings.SIGN_MIN_SECONDS:
+        return TOO_FAST
+    return None
+
+
+# --- the form ------------------------------------------------------------------------------------
+
+
+def captcha_field() -> forms.Field | None:
+    """A new instance of the ``CAPTCHA_FIELD`` class, or ``None`` when no captcha is configured."""
+    path = app_settings.CAPTCHA_FIELD
+    if not path:
+        return None
+    try:
+        return import_string(path)()
+    except ImportError as exc:
+        raise ImproperlyConfigured(f"CAPTCHA_FIELD {path!r} cannot be imported: {exc}") from exc
+
+
+class HoneypotInput(forms.TextInput):
+    """A text input out of the tab order and of autofill's reach (the template hides its wrapper)."""
+
+    def __init__(self) -> None:
+        super().__init__(attrs={"tabindex": "-1", "autocomplete": "off"})
+
+
+class ProtectionForm(forms.Form):
+    """The hidden form token, the honeypot and (with ``CAPTCHA_FIELD``) the captcha of the HTML form.
+
+    Rendered and validated beside the petition's :class:`~petition_widget.forms.SignatureForm`, never part
+    of it: the signature form and the API that shares it know nothing of these fields.
+    """
+
+    def __init__(self, data=None, *, petition: Petition, token: str | None = None) -> None:
+        super().__init__(data, auto_id=f"pw-{petition.slug}-%s")
+        self.petition = petition
+        if data is None and token is None:
+            token = make_form_token(petition)
+        self.fields[TOKEN_FIELD] = forms.CharField(required=False, widget=forms.HiddenInput, initial=token)
+        self.fields[HONEYPOT_FIELD] = forms.CharField(
+            label=_("Leave this field empty"), required=False, widget=HoneypotInput()
+        )
+        captcha = captcha_field()
+        if captcha is not None:
+            self.fields[CAPTCHA_FIELD] = captcha
+
+    # Named apart from the fields: in a template `protection.token` must not find the field by its name.
+    @property
+    def token(self) -> forms.BoundField:
+        return self[TOKEN_FIELD]
+
+    @property
+    def honeypot(self) -> forms.BoundField:
+        return self[HONEYPOT_FIELD]
+
+    @property
+    def captcha(self) -> forms.BoundField | None:
+        return self[CAPTCHA_FIELD] if CAPTCHA_FIELD in self.fields else None
+
+    def refusal(self, *, now: float | None = None) -> Refusal | None:
+        """The first check the posted data fails (honeypot, token, captcha), or ``None``."""
+        if self.data.get(HONEYPOT_FIELD, "").strip():
+            return HONEYPOT
+        if app_settings.SIGN_MIN_SECONDS:
+            refusal = check_form_token(self.data.get(TOKEN_FIELD, ""), self.petition, now=now)
+            if refusal is not None:
+                return refusal
+        # Only now the captcha: it may be good for one check only (django-altcha refuses a replay).
+        if CAPTCHA_FIELD in self.fields and not self.is_valid():
+            return CAPTCHA
+        return None
+
+    def again(self, *, keep_token: bool) -> ProtectionForm:
+        """The unbound form to render next, with a captcha afresh and an empty honeypot.
+
+        ``keep_token``: the posted token stays if it is still good (a signer correcting a field does not
+        wait the minimum time again, and its age keeps counting); otherwise, and after a refusal, a new one.
+        """
+        posted = self.data.get(TOKEN_FIELD, "")
+        keep = keep_token and posted and check_form_token(posted, self.petition) is None
+        return ProtectionForm(petition=self.petition, token=posted if keep else None)
+
+
+# --- the client address --------------------------------------------------------------------------
+
+
+def _parse_address(value: str) -> str | None:
+    """``value`` as a normalised IP address (a port and IPv6 brackets dropped), or ``None``."""
+    value = value.strip()
+    if value.startswith("[") and "]" in value:
+        value = value[1 : value.index("]")]
+    elif value.count(":") == 1:
+        value = value.split(":", 1)[0]  # IPv4 with a port, as some proxies write it
+    try:
+        address = ipaddress.ip_address(value)
+    except ValueError:
+        return None
+    if isinstance(address, ipaddress.IPv6Address) and address.ipv4_mapped is not None:
+        address = address.ipv4_mapped
+    return str(address)
+
+
+def client_address(request: HttpRequest) -> str | None:
+    """The signer's address: ``REMOTE_ADDR``, or behind ``TRUSTED_PROXY_COUNT`` proxies of the site's own
+    the n-th address from the right of ``X-Forwarded-For`` (each proxy appends the address it was reached from).
+
+    A header shorter than that (a proxy was bypassed, or added nothing) gives its left-most address, the
+    farthest one a trusted proxy wrote; a missing header, or an entry that is not an address, gives
+    ``REMOTE_ADDR``. With no trusted proxies the header is ignored: anyone can send it.
+    """
+    proxies = app_settings.TRUSTED_PROXY_COUNT
+    if proxies > 0:
+        hops = [hop for hop in request.META.get("HTTP_X_FORWARDED_FOR", "").split(",") if hop.strip()]
+        if hops:
+            address = _parse_address(hops[-proxies] if len(hops) >= proxies else hops[0])
+            if address is not None:
+                return address
+            logger.warning("X-Forwarded-For holds no address at the trusted position; using REMOTE_ADDR")
+    return _parse_address(request.META.get("REMOTE_ADDR", ""))
+
+
+def hash_ip(address: str) -> str:
+    """HMAC-SHA256 of ``address`` (hex) with ``IP_HASH_KEY``, or a key derived from ``SECRET_KEY``.
+
+    An IPv6 address counts as its /64 network, the block one subscriber is given and can pick addresses from.
+    """
+    ip = ipaddress.ip_address(address)
+    unit = str(ipaddress.IPv6Network((int(ip) >> 64 << 64, 64))) if ip.version == 6 else str(ip)
+    secret = app_settings.IP_HASH_KEY or None
+    return salted_hmac(IP_HASH_SALT, unit, secret=secret, algorithm="sha256").hexdigest()
+
+
+def client_hash(request: HttpRequest) -> str:
+    """:func:`hash_ip` of the :func:`client_address`; ``""`` when the request carries no address."""
+    address = client_address(request)
+    return hash_ip(address) if address else ""
+
+
+# --- rate limits -----------------------------------------------------------------------------------
+
+
+class RateLimited(Exception):
+    """A rate limit is reached: ``refusal`` says which, and when to try again."""
+
+    def __init__(self, refusal: Refusal) -> None:
+        super().__init__(refusal.code)
+        self.refusal = refusal
+
+
+def ip_limiter() -> RateLimiter:
+    """The limiter of signatures per client address an hour."""
+    return RateLimiter(app_settings.RATE_LIMIT_CACHE, window=HOUR, resolution=IP_RESOLUTION)
+
+
+def petition_limiter() -> RateLimiter:
+    """The limiter of signatures per petition a minute."""
+    return RateLimiter(app_settings.RATE_LIMIT_CACHE, window=MINUTE, resolution=PETITION_RESOLUTION)
+
+
+def ip_key(ip_hash: str) -> str:
+    """The counter name of a client address, by its hash."""
+    return f"sign-ip:{ip_hash}"
+
+
+def petition_key(petition: Petition) -> str:
+    """The counter name of a petition."""
+    return f"sign-petition:{petition.pk}"
+
+
+class Reservation:
+    """Slots taken for one signature about to be stored; :meth:`release` gives them back."""
+
+    def __init__(self) -> None:
+        self.slots: list[tuple[RateLimiter, Slot]] = []
+
+    def release(self) -> None:
+        """Uncount the signature: it was not stored after all."""
+        while self.slots:
+            limiter, slot = self.slots.pop()
+            try:
+                limiter.give_back(slot)
+            except Exception:
+                logger.warning("could not give back a signing rate-limit slot", exc_info=True)
+
+
+def _take(reservation: Reservation, limiter: RateLimiter, key: str, limit: int, refusal: Refusal) -> None:
+    if limit <= 0:
+        return
+    try:
+        slot, wait = limiter.take(key, limit)
+    except Exception:
+        # The cache is down or keeps nothing (checks.py warns of a DummyCache): signers are not turned
+        # away for it; the limit is off until the cache is back.
+        logger.error("signing rate limit not applied: its cache failed", exc_info=True)
+        return
+    if slot is None:
+        reservation.release()
+        raise RateLimited(Refusal(refusal.code, refusal.message, refusal.status, retry_after=max(1, round(wait))))
+    reservation.slots.append((limiter, slot))
+
+
+@contextmanager
+def reserve_signature(petition: Petition, ip_hash: str) -> Iterator[Reservation]:
+    """Count one signature against both limits, or raise :class:`RateLimited` with nothing counted.
+
+    Store the signature inside the block; if it raises, the slots are given back, and a signature that
+    was not stored after all (a duplicate) must be released by the caller.
+    """
+    reservation = Reservation()
+    if ip_hash:
+        _take(reservation, ip_limiter(), ip_key(ip_hash), app_settings.SIGN_LIMIT_PER_IP, LIMIT_PER_IP)
+    _take(
+        reservation,
+        petition_limiter(),
+        petition_key(petition),
+        app_settings.SIGN_LIMIT_PER_PETITION,
+        LIMIT_PER_PETITION,
+    )
+    try:
+        yield reservation
+    except BaseException:
+        reservation.release()
+        raise
