@@ -2,16 +2,24 @@
 """Requests per second of the sign POST beside a bare view and a minimal sign view.
 
     .venv/bin/python bench/sign.py [--rounds N] [--seconds S] [--concurrency C]
-                                   [--client auto|wrk|python] [--db-dir DIR] [--wal]
+                                   [--client auto|wrk|python] [--db-dir DIR] [--wal] [--cache-url URL]
                                    [--profile] [--profile-requests N]
 
 Starts gunicorn (2 sync workers) on a fresh, migrated SQLite file in a temporary directory, with
-the example site's settings plus the reference views of ``bench/urls.py``, and measures three
+the example site's settings plus the reference views of ``bench/urls.py``, and measures four
 endpoints in turn, round after round, with the same concurrency:
 
-    ours     POST /petitions/<slug>/            the app's SignView, Change.org form, every field filled
-    minimal  POST /bench/minimal/<slug>/        CSRF check, one INSERT of the posted values, 303
-    bare     POST /bench/bare/                  HttpResponse("ok"), no CSRF check, body not read
+    ours       POST /petitions/<slug>/          the app's SignView, Change.org form, every field filled,
+                                                with the abuse checks on (see below)
+    unchecked  POST /petitions/<slug>/          the same on a second gunicorn with the checks off
+    minimal    POST /bench/minimal/<slug>/      CSRF check, one INSERT of the posted values, 303
+    bare       POST /bench/bare/                HttpResponse("ok"), no CSRF check, body not read
+
+The abuse checks are on as a site has them: the example site's SIGN_MIN_SECONDS (3), and both rate
+limits counted in the cache (``--cache-url``, default the example site's local-memory cache) with
+limits so high that the load generator's one address is never refused. The benchmark posts one form
+back over and over, as if rendered a minute before the run: its form token is made with the site's
+key by petition_widget.abuse itself, the honeypot is sent empty.
 
 Every sign POST carries a new e-mail address, the csrftoken cookie and csrfmiddlewaretoken field
 obtained from a GET of the form page, and an Origin header as a browser sends it; redirects are not
@@ -21,7 +29,7 @@ exit status 1. The load comes from ``wrk`` with bench/sign_post.lua when it is i
 second it prints the CPU time the gunicorn workers and the load generator spent per request (Linux),
 a figure that other processes on the machine disturb far less than the rate.
 
-``--profile`` then runs the same three requests in-process through Django's WSGI handler: the time
+``--profile`` then runs the same four requests in-process through Django's WSGI handler: the time
 per request without a profiler, and a cProfile of the sign POST summed over --profile-requests
 requests, broken down by step and listed by cumulative time. ``--rounds 0 --profile`` only profiles.
 Results and their reading: docs/benchmarks.md.
@@ -30,6 +38,7 @@ Results and their reading: docs/benchmarks.md.
 from __future__ import annotations
 
 import argparse
+import contextlib
 import cProfile
 import inspect
 import io
@@ -96,13 +105,26 @@ class Endpoint:
     label: str
     path: str
     expected: int
+    slug: str = SLUG  # the petition whose form token the body carries
+    server: str = "checked"  # the gunicorn that answers: the abuse checks on, or "unchecked" (off)
 
 
 ENDPOINTS = (
     Endpoint("ours", "ours (SignView)", f"/petitions/{SLUG}/", 303),
+    Endpoint("unchecked", "ours, checks off", f"/petitions/{SLUG}/", 303, server="unchecked"),
     Endpoint("minimal", "minimal sign view", f"/bench/minimal/{SLUG}/", 303),
     Endpoint("bare", "bare view", "/bench/bare/", 200),
 )
+# The abuse checks of the sign POST as a site has them: the example site's minimum fill time (3 s) and a
+# rate limit per address and per petition, counted in the cache, set so high that the load generator's one
+# address is never refused. "unchecked" turns them all off.
+CHECKED_LIMIT = "1000000000"
+SERVER_SETTINGS = {
+    "checked": {"SIGN_LIMIT_PER_IP": CHECKED_LIMIT, "SIGN_LIMIT_PER_PETITION": CHECKED_LIMIT},
+    "unchecked": {"SIGN_MIN_SECONDS": "0", "SIGN_LIMIT_PER_IP": "0", "SIGN_LIMIT_PER_PETITION": "0"},
+}
+# How long before the run the benchmark's form was rendered: past SIGN_MIN_SECONDS, far within SIGN_FORM_MAX_AGE.
+FORM_AGE_SECONDS = 60
 
 
 @dataclass
@@ -133,31 +155,67 @@ class Csrf:
 
 
 @dataclass
-class Bench:
-    """The shared state of one run: server address, CSRF pair, the counted 303s per e-mail prefix."""
+class Server:
+    """One gunicorn: its port, its workers (for the CPU figures) and its log."""
 
     port: int
-    csrf: Csrf
-    counted: dict[str, int] = field(default_factory=dict)
     workers: list[int] = field(default_factory=list)
     log: Path | None = None
-
-    def log_tail(self, chars: int = 3000) -> str:
-        text = self.log.read_text(errors="replace").strip() if self.log and self.log.exists() else ""
-        return f"\ngunicorn's log ends with:\n{text[-chars:]}" if text else ""
 
     @property
     def origin(self) -> str:
         return f"http://{HOST}:{self.port}"
 
-    def body_template(self, prefix: str) -> str:
+    def log_tail(self, chars: int = 3000) -> str:
+        text = self.log.read_text(errors="replace").strip() if self.log and self.log.exists() else ""
+        return f"\ngunicorn's log ends with:\n{text[-chars:]}" if text else ""
+
+
+@dataclass
+class Bench:
+    """The shared state of one run: the servers, CSRF pair, form tokens, the counted 303s per e-mail prefix."""
+
+    servers: dict[str, Server]
+    csrf: Csrf
+    counted: dict[str, int] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def server(self, endpoint: Endpoint) -> Server:
+        return self.servers[endpoint.server]
+
+    def body_template(self, prefix: str, endpoint: Endpoint) -> str:
         """The urlencoded form with ``%d`` twice in the e-mail address (client id, request number).
 
+        As a browser sends it: the form token of the endpoint's petition and the empty honeypot included.
         Both the Lua script and the Python client fill it with printf-style formatting, so every
         other ``%`` of the urlencoded body is doubled.
         """
-        fields = {**SIGNER, "next": NEXT_URL, "csrfmiddlewaretoken": self.csrf.token}
+        if endpoint.slug not in self.tokens:
+            self.tokens[endpoint.slug] = aged_form_token(endpoint.slug)
+        fields = {
+            **SIGNER,
+            "next": NEXT_URL,
+            "csrfmiddlewaretoken": self.csrf.token,
+            "form_token": self.tokens[endpoint.slug],
+            "website": "",
+        }
         return urlencode(fields).replace("%", "%%") + f"&email={quote(prefix)}-%d-%d%%40bench.example"
+
+
+def aged_form_token(slug: str) -> str:
+    """The form token of the petition's form as if rendered FORM_AGE_SECONDS ago, made with the site's key.
+
+    The load generator posts one form back thousands of times a second; a signer takes more than
+    SIGN_MIN_SECONDS over it, so the token is made earlier, as petition_widget.abuse itself makes it.
+    """
+    from django.db import connections
+
+    from petition_widget.abuse import make_form_token
+    from petition_widget.models import Petition
+
+    petition = Petition.objects.only("pk").get(slug=slug)
+    connections.close_all()
+    return make_form_token(petition, issued_at=time.time() - FORM_AGE_SECONDS)
 
 
 # --- the server -----------------------------------------------------------------------------------
@@ -169,16 +227,14 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
-def prepare_environment(tmp: Path, port: int) -> dict[str, str]:
+def prepare_environment(tmp: Path, port: int, cache_url: str = "") -> dict[str, str]:
     env = {
         "DJANGO_SETTINGS_MODULE": "bench.settings",
         "DEBUG": "0",
         "SECRET_KEY": secrets.token_urlsafe(50),
         "DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}",
         "SITE_URL": f"http://{HOST}:{port}",
-        # The abuse limits (minimum fill time, per-IP rate) would refuse a load generator; off here.
-        "SIGN_MIN_SECONDS": "0",
-        "SIGN_LIMIT_PER_IP": "0",
+        **SERVER_SETTINGS["checked"],
         # gunicorn's control socket defaults to ~/.gunicorn; keep it in the temporary directory.
         "XDG_RUNTIME_DIR": str(tmp),
     }
@@ -195,6 +251,12 @@ def prepare_environment(tmp: Path, port: int) -> dict[str, str]:
             "WETHEPEOPLE_API_KEY": EMULATOR_KEY,
         }
     )
+    if cache_url:
+        env["CACHE_URL"] = cache_url
+    # SIGN_MIN_SECONDS stays at the example site's default, whatever the calling shell says.
+    for name in ("SIGN_MIN_SECONDS", "TRUSTED_PROXY_COUNT", "CACHE_URL"):
+        if name not in env:
+            os.environ.pop(name, None)
     os.environ.update(env)
     return dict(os.environ)
 
@@ -231,8 +293,8 @@ def setup_database(wal: bool = False) -> None:
     connections.close_all()
 
 
-def start_gunicorn(tmp: Path, port: int, env: dict[str, str]) -> subprocess.Popen:
-    log = open(tmp / "gunicorn.log", "wb")  # closed in stop_gunicorn, with the process
+def start_gunicorn(tmp: Path, port: int, env: dict[str, str], name: str = "gunicorn") -> subprocess.Popen:
+    log = open(tmp / f"{name}.log", "wb")  # closed in stop_gunicorn, with the process
     command = [
         sys.executable,
         "-m",
@@ -259,7 +321,7 @@ def start_gunicorn(tmp: Path, port: int, env: dict[str, str]) -> subprocess.Pope
             pass
         time.sleep(0.1)
     stop_gunicorn(process)
-    sys.exit("gunicorn did not start:\n" + (tmp / "gunicorn.log").read_text(errors="replace")[-3000:])
+    sys.exit("gunicorn did not start:\n" + (tmp / f"{name}.log").read_text(errors="replace")[-3000:])
 
 
 def stop_gunicorn(process: subprocess.Popen) -> None:
@@ -301,6 +363,8 @@ def fetch_csrf(port: int) -> Csrf:
     status, headers, html = http_request(port, "GET", f"/petitions/{SLUG}/")
     if status != 200:
         sys.exit(f"GET /petitions/{SLUG}/ answered {status}, not 200.")
+    if 'name="form_token"' not in html or 'name="website"' not in html:
+        sys.exit("The form page has no form token or no honeypot.")
     return parse_csrf(headers, html)
 
 
@@ -351,13 +415,13 @@ def run_wrk(bench: Bench, endpoint: Endpoint, prefix: str, seconds: float, concu
         f"--duration={max(1, round(seconds))}s",
         "--timeout=30s",
         f"--script={LUA_SCRIPT}",
-        bench.origin + endpoint.path,
+        bench.server(endpoint).origin + endpoint.path,
         "--",
         str(endpoint.expected),
         endpoint.path,
         f"csrftoken={bench.csrf.cookie}",
-        bench.origin,
-        bench.body_template(prefix),
+        bench.server(endpoint).origin,
+        bench.body_template(prefix, endpoint),
     ]
     output = subprocess.run(command, capture_output=True, text=True, check=False)
     line = next((x for x in output.stdout.splitlines() if x.startswith("BENCH ")), None)
@@ -410,8 +474,9 @@ def _python_client(args: tuple) -> None:
 
 
 def run_python(bench: Bench, endpoint: Endpoint, prefix: str, seconds: float, concurrency: int) -> RunResult:
+    server = bench.server(endpoint)
     head = (
-        f"POST {endpoint.path} HTTP/1.1\r\nHost: {HOST}:{bench.port}\r\nOrigin: {bench.origin}\r\n"
+        f"POST {endpoint.path} HTTP/1.1\r\nHost: {HOST}:{server.port}\r\nOrigin: {server.origin}\r\n"
         f"Cookie: csrftoken={bench.csrf.cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\n"
         "Content-Length: %d\r\nConnection: close\r\n\r\n"
     ).encode()
@@ -419,11 +484,11 @@ def run_python(bench: Bench, endpoint: Endpoint, prefix: str, seconds: float, co
     out = context.Queue()
     start_at = time.monotonic() + 0.3
     deadline = start_at + seconds
-    template = bench.body_template(prefix)
+    template = bench.body_template(prefix, endpoint)
     processes = [
         context.Process(
             target=_python_client,
-            args=((bench.port, head, template, i + 1, endpoint.expected, start_at, deadline, out),),
+            args=((server.port, head, template, i + 1, endpoint.expected, start_at, deadline, out),),
         )
         for i in range(concurrency)
     ]
@@ -445,9 +510,10 @@ def run_python(bench: Bench, endpoint: Endpoint, prefix: str, seconds: float, co
 
 
 def measure(bench: Bench, client, endpoint: Endpoint, prefix: str, seconds: float, concurrency: int) -> RunResult:
-    server_before, client_before = process_cpu(bench.workers), children_cpu()
+    server = bench.server(endpoint)
+    server_before, client_before = process_cpu(server.workers), children_cpu()
     result = client(bench, endpoint, prefix, seconds, concurrency)
-    server_after = process_cpu(bench.workers)
+    server_after = process_cpu(server.workers)
     if server_before is not None and server_after is not None:
         result.server_cpu = server_after - server_before
     result.client_cpu = children_cpu() - client_before
@@ -455,7 +521,7 @@ def measure(bench: Bench, client, endpoint: Endpoint, prefix: str, seconds: floa
     if result.bad or result.socket_errors:
         raise SystemExit(
             f"{endpoint.label}: {result.bad} answer(s) other than {endpoint.expected} (first: "
-            f"{result.first_bad or 'no status'}), {result.socket_errors} socket error(s). Stopped." + bench.log_tail()
+            f"{result.first_bad or 'no status'}), {result.socket_errors} socket error(s). Stopped." + server.log_tail()
         )
     return result
 
@@ -510,27 +576,48 @@ def report(results: dict[str, list[RunResult]]) -> None:
     )
     print(f"ours / bare    = {medians['ours'] / medians['bare']:.2f}")
     print(f"minimal / bare = {medians['minimal'] / medians['bare']:.2f}")
+    on_off = [o / u for o, u in zip(rates["ours"], rates["unchecked"], strict=True)]
+    print(
+        f"checks on / off = {medians['ours'] / medians['unchecked']:.3f}  (per round {min(on_off):.2f} to "
+        f"{max(on_off):.2f}); ours with the checks off / minimal = {medians['unchecked'] / medians['minimal']:.3f}"
+    )
     if server["ours"] and server["minimal"]:
         print(
             f"by server CPU per request: ours / minimal = {server['minimal'] / server['ours']:.2f}, "
             f"ours / bare = {server['bare'] / server['ours']:.2f}"
         )
+    if server["ours"] and server["unchecked"]:
+        print(
+            f"by server CPU per request: checks on / off = {server['unchecked'] / server['ours']:.2f} "
+            f"(the checks: {server['ours'] - server['unchecked']:+.2f} ms a sign POST)"
+        )
 
 
 def run_load(args, tmp: Path, port: int, env: dict[str, str]) -> None:
     client = {"wrk": run_wrk, "python": run_python}[args.client]
-    process = start_gunicorn(tmp, port, env)
+    # A second gunicorn on the same database with the abuse checks off: measured in the same rounds, idle
+    # (its workers asleep in accept) while the others are measured.
+    unchecked_port = free_port()
+    unchecked_env = {**env, **SERVER_SETTINGS["unchecked"], "SITE_URL": f"http://{HOST}:{unchecked_port}"}
+    processes = {"checked": start_gunicorn(tmp, port, env)}
     try:
-        bench = Bench(port=port, csrf=fetch_csrf(port), workers=worker_pids(process.pid), log=tmp / "gunicorn.log")
-        if len(bench.workers) != 2:
-            print(f"warning: found {len(bench.workers)} gunicorn workers, not 2; no CPU figures", flush=True)
-            bench.workers = []
+        processes["unchecked"] = start_gunicorn(tmp, unchecked_port, unchecked_env, "gunicorn-unchecked")
+        servers = {}
+        for name, server_port in (("checked", port), ("unchecked", unchecked_port)):
+            log = tmp / ("gunicorn.log" if name == "checked" else "gunicorn-unchecked.log")
+            server = Server(server_port, worker_pids(processes[name].pid), log)
+            if len(server.workers) != 2:
+                print(f"warning: found {len(server.workers)} {name} gunicorn workers, not 2; no CPU figures")
+                server.workers = []
+            servers[name] = server
+        bench = Bench(servers=servers, csrf=fetch_csrf(port))
         for endpoint in ENDPOINTS:
             measure(bench, client, endpoint, f"{endpoint.key}-warmup", 2, args.concurrency)
         results: dict[str, list[RunResult]] = {e.key: [] for e in ENDPOINTS}
         for round_no in range(args.rounds):
             # Rotating the order keeps any endpoint from always running right after the same other one.
-            order = ENDPOINTS[round_no % 3 :] + ENDPOINTS[: round_no % 3]
+            shift = round_no % len(ENDPOINTS)
+            order = ENDPOINTS[shift:] + ENDPOINTS[:shift]
             line = []
             for endpoint in order:
                 result = measure(
@@ -541,7 +628,8 @@ def run_load(args, tmp: Path, port: int, env: dict[str, str]) -> None:
             print(f"round {round_no + 1}/{args.rounds}: " + ", ".join(line), flush=True)
         upstream = run_upstream_phase(bench, client, args, tmp, env) if args.upstream_rounds else None
     finally:
-        stop_gunicorn(process)
+        for process in processes.values():
+            stop_gunicorn(process)
     check_rows(bench, args.concurrency)
     report(results)
     if upstream:
@@ -601,8 +689,8 @@ def run_upstream_phase(bench: Bench, client, args, tmp: Path, env: dict[str, str
             stderr=subprocess.STDOUT,
         )
         endpoints = {
-            "up": Endpoint("up", "ours, upstream up", f"/petitions/{FORWARD_SLUG}/", 303),
-            "down": Endpoint("down", "ours, upstream down", f"/petitions/{FORWARD_SLUG}/", 303),
+            "up": Endpoint("up", "ours, upstream up", f"/petitions/{FORWARD_SLUG}/", 303, slug=FORWARD_SLUG),
+            "down": Endpoint("down", "ours, upstream down", f"/petitions/{FORWARD_SLUG}/", 303, slug=FORWARD_SLUG),
         }
         print(
             f"\nsign POST beside a forwarding worker, upstream up and down: {args.upstream_rounds} rounds × "
@@ -704,7 +792,11 @@ def wsgi_call(handler, method: str, path: str, body: bytes = b"", cookie: str = 
 
 
 class InProcess:
-    """The three endpoints called through Django's WSGI handler, numbered like the HTTP load."""
+    """The endpoints called through Django's WSGI handler, numbered like the HTTP load.
+
+    This process has the settings of the "checked" server; "unchecked" endpoints run inside
+    :meth:`configured`, which turns the abuse checks off as that server's environment does.
+    """
 
     def __init__(self) -> None:
         from django.core.wsgi import get_wsgi_application
@@ -713,20 +805,33 @@ class InProcess:
         status, headers, html = wsgi_call(self.handler, "GET", f"/petitions/{SLUG}/")
         if status != 200:
             raise SystemExit(f"In-process GET of the form answered {status}.")
-        self.bench = Bench(port=8000, csrf=parse_csrf(headers, html))
+        server = Server(port=8000)
+        self.bench = Bench(servers={"checked": server, "unchecked": server}, csrf=parse_csrf(headers, html))
         self.cookie = f"csrftoken={self.bench.csrf.cookie}"
         self.templates = {}
         self.numbers = {}
 
     def call(self, endpoint: Endpoint, prefix: str) -> None:
         if prefix not in self.templates:
-            self.templates[prefix] = self.bench.body_template(prefix)
+            self.templates[prefix] = self.bench.body_template(prefix, endpoint)
             self.numbers[prefix] = 0
         self.numbers[prefix] += 1
         body = (self.templates[prefix] % (0, self.numbers[prefix])).encode()
-        status = wsgi_call(self.handler, "POST", endpoint.path, body, self.cookie, self.bench.origin)[0]
+        origin = self.bench.server(endpoint).origin
+        status = wsgi_call(self.handler, "POST", endpoint.path, body, self.cookie, origin)[0]
         if status != endpoint.expected:
             raise SystemExit(f"In-process {endpoint.label} answered {status}, not {endpoint.expected}.")
+
+    @staticmethod
+    def configured(endpoint: Endpoint):
+        """The settings ``endpoint`` runs with: those of this process, or with the abuse checks off."""
+        from django.conf import settings
+        from django.test.utils import override_settings
+
+        if endpoint.server == "checked":
+            return contextlib.nullcontext()
+        values = {key: int(value) for key, value in SERVER_SETTINGS[endpoint.server].items()}
+        return override_settings(PETITION_WIDGET={**settings.PETITION_WIDGET, **values})
 
 
 def code_key(function) -> tuple[str, int, str]:
@@ -755,6 +860,11 @@ PROFILE_STEPS = (
     ("phonenumbers.parse", 4, "phonenumbers:parse"),
     ("phonenumbers.is_valid_number", 4, "phonenumbers:is_valid_number"),
     ("phonenumbers.format_number", 4, "phonenumbers:format_number"),
+    ("abuse checks: ProtectionForm.__init__", 2, "petition_widget.abuse:ProtectionForm.__init__"),
+    ("abuse checks: ProtectionForm.refusal (honeypot, token)", 2, "petition_widget.abuse:ProtectionForm.refusal"),
+    ("check_form_token (the token's HMAC)", 3, "petition_widget.abuse:check_form_token"),
+    ("abuse checks: client_hash (the address's HMAC)", 2, "petition_widget.abuse:client_hash"),
+    ("abuse checks: RateLimiter.take (cache, both limits)", 2, "petition_widget.forwarding.ratelimit:RateLimiter.take"),
     ("SignatureForm.save", 2, "petition_widget.forms:SignatureForm.save"),
     ("count_new_signature (counter UPDATE)", 3, "petition_widget.models:count_new_signature"),
     ("on_signature_stored (forwarding wake)", 3, "petition_widget.forwarding.wake:on_signature_stored"),
@@ -798,18 +908,20 @@ def run_profile(requests: int) -> None:
     inproc = InProcess()
     by_key = {e.key: e for e in ENDPOINTS}
     for endpoint in ENDPOINTS:
-        for _ in range(50):
-            inproc.call(endpoint, f"{endpoint.key}-pwarm")
+        with inproc.configured(endpoint):
+            for _ in range(50):
+                inproc.call(endpoint, f"{endpoint.key}-pwarm")
 
     # Time without a profiler first: interleaved batches, median per endpoint.
     batches, batch = 7, max(20, requests // 5)
     timings: dict[str, list[float]] = {e.key: [] for e in ENDPOINTS}
     for _ in range(batches):
         for endpoint in ENDPOINTS:
-            start = time.process_time()
-            for _ in range(batch):
-                inproc.call(endpoint, f"{endpoint.key}-ptime")
-            timings[endpoint.key].append((time.process_time() - start) / batch * 1e6)
+            with inproc.configured(endpoint):
+                start = time.process_time()
+                for _ in range(batch):
+                    inproc.call(endpoint, f"{endpoint.key}-ptime")
+                timings[endpoint.key].append((time.process_time() - start) / batch * 1e6)
     per_request = {key: statistics.median(values) for key, values in timings.items()}
     print(f"\nIn-process, one process, no profiler ({batches} batches of {batch}; median CPU µs per request):")
     for endpoint in ENDPOINTS:
@@ -817,7 +929,8 @@ def run_profile(requests: int) -> None:
     print(
         f"  minimal / ours time = {per_request['minimal'] / per_request['ours']:.2f}   "
         f"ours − minimal = {per_request['ours'] - per_request['minimal']:.0f} µs   "
-        f"minimal − bare = {per_request['minimal'] - per_request['bare']:.0f} µs"
+        f"minimal − bare = {per_request['minimal'] - per_request['bare']:.0f} µs   "
+        f"checks on − off = {per_request['ours'] - per_request['unchecked']:.0f} µs"
     )
 
     stats = {}
@@ -886,7 +999,7 @@ def run_profile(requests: int) -> None:
 
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
-    parser.add_argument("--rounds", type=int, default=10, help="rounds of the three endpoints (default 10)")
+    parser.add_argument("--rounds", type=int, default=10, help="rounds of the four endpoints (default 10)")
     parser.add_argument(
         "--seconds", type=float, default=4, help="seconds per endpoint and round (default 4; whole seconds with wrk)"
     )
@@ -901,6 +1014,12 @@ def main() -> None:
         "--wal",
         action="store_true",
         help="put the SQLite file in WAL mode (the example site leaves it in rollback mode)",
+    )
+    parser.add_argument(
+        "--cache-url",
+        default="",
+        help="CACHE_URL of the servers, which holds the rate-limit counters (default: the example site's, "
+        "local memory per worker; e.g. redis://127.0.0.1:6379/1)",
     )
     parser.add_argument(
         "--upstream-rounds",
@@ -929,15 +1048,21 @@ def main() -> None:
     tmp = Path(tempfile.mkdtemp(prefix="pw-bench-", dir=args.db_dir))
     try:
         port = free_port()
-        env = prepare_environment(tmp, port)
+        env = prepare_environment(tmp, port, args.cache_url)
         setup_database(wal=args.wal)
         import django
         import gunicorn
+        from django.conf import settings
+
+        from petition_widget.conf import app_settings
 
         print(
             f"Sign POST benchmark: Django {django.get_version()}, Python {sys.version.split()[0]}, "
             f"gunicorn {gunicorn.__version__} (2 sync workers), SQLite file in {tmp} "
-            f"({'WAL' if args.wal else 'rollback journal'}), {os.cpu_count()} CPUs"
+            f"({'WAL' if args.wal else 'rollback journal'}), {os.cpu_count()} CPUs; abuse checks on "
+            f"(SIGN_MIN_SECONDS {app_settings.SIGN_MIN_SECONDS}, limits {CHECKED_LIMIT} an hour per address and a "
+            f"minute per petition, counted in {settings.CACHES['default']['BACKEND'].rsplit('.', 1)[-1]}) "
+            "beside a server with them off"
         )
         if args.rounds:
             how = "wrk, 1 thread" if args.client == "wrk" else f"{args.concurrency} Python processes"
