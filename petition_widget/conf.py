@@ -61,7 +61,8 @@ DEFAULTS: dict[str, Any] = {
     # The task backend alias the wake-up task is enqueued on.
     "WAKE_TASK_BACKEND": "default",
     # -- abuse (petition_widget.abuse) --------------------------------------------------------------
-    # A sign POST sent sooner than this many seconds after its form was rendered is taken for a bot; 0 = off.
+    # A sign POST sent sooner than this many seconds after its form was rendered is taken for a bot; 0 turns
+    # the form token check off as a whole (its age limit below included). The honeypot is always checked.
     "SIGN_MIN_SECONDS": 3,
     # A form older than this many seconds is refused (a replayed old form); the signer gets a fresh one.
     "SIGN_FORM_MAX_AGE": 12 * 3600,
