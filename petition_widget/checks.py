@@ -93,6 +93,15 @@ def check_settings(app_configs=None, **kwargs) -> list:
                 id="petition_widget.E006",
             )
         )
+    elif not site_url:
+        errors.append(
+            Warning(
+                f"{SETTING_NAME}['SITE_URL'] is empty: confirmation e-mails need it for their link, so petitions "
+                "that ask for confirmed signatures cannot send them.",
+                hint="Set it to the public base URL of the site, e.g. https://blog.example.",
+                id="petition_widget.W002",
+            )
+        )
 
     if has_key and not app_settings.REQUESTER_EMAIL:
         errors.append(

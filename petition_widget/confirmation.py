@@ -16,6 +16,7 @@ from django.db import transaction
 from django.template.loader import render_to_string
 from django.urls import reverse
 from django.utils import timezone
+from django.utils.crypto import constant_time_compare, salted_hmac
 
 from .conf import app_settings
 
@@ -32,20 +33,43 @@ def expiry() -> timedelta:
     return timedelta(hours=app_settings.CONFIRMATION_EXPIRY_HOURS)
 
 
+def address_digest(email_normalized: str) -> str:
+    """A short keyed hash of the address a link was sent to: the link names it without showing it."""
+    return salted_hmac(TOKEN_SALT, email_normalized, algorithm="sha256").hexdigest()[:24]
+
+
+def token_payload(signature) -> list:
+    return [signature.pk, address_digest(signature.email_normalized)]
+
+
 def make_token(signature) -> str:
-    """A signed, timestamped token naming the signature and the address the link was sent to."""
-    return signing.dumps([signature.pk, signature.email_normalized], salt=TOKEN_SALT, compress=True)
+    """A signed, timestamped token naming the signature and (hashed) the address the link was sent to.
+
+    Signed, not encrypted, so it holds no e-mail address: links end up in access logs.
+    """
+    return signing.dumps(token_payload(signature), salt=TOKEN_SALT)
 
 
 def read_token(token: str) -> tuple[int, str]:
-    """The signature id and normalised e-mail in a token; :class:`ConfirmationError` when invalid or expired."""
+    """The signature id and address digest in a token; :class:`ConfirmationError` when invalid or expired."""
     try:
-        pk, email = signing.loads(token, salt=TOKEN_SALT, max_age=expiry())
+        pk, digest = signing.loads(token, salt=TOKEN_SALT, max_age=expiry())
     except signing.SignatureExpired as exc:
         raise ConfirmationError("expired") from exc
     except (signing.BadSignature, ValueError, TypeError) as exc:
         raise ConfirmationError("invalid") from exc
-    return int(pk), str(email)
+    return int(pk), str(digest)
+
+
+def find_signature(token: str, queryset=None):
+    """The signature a token names, or :class:`ConfirmationError` ("gone" when it was deleted or erased)."""
+    from .models import Signature
+
+    pk, digest = read_token(token)
+    signature = (queryset if queryset is not None else Signature.objects).filter(pk=pk).first()
+    if signature is None or not constant_time_compare(address_digest(signature.email_normalized), digest):
+        raise ConfirmationError("gone")
+    return signature
 
 
 def confirmation_url(signature) -> str:
@@ -68,6 +92,9 @@ def send_confirmation(signature_id: int) -> bool:
     )
     if signature is None:
         return False
+    if not app_settings.SITE_URL:
+        logger.error("confirmation e-mail for signature %s not sent: SITE_URL is empty (check W002)", signature.pk)
+        return False
     context = {
         "signature": signature,
         "petition": signature.petition,
@@ -78,8 +105,9 @@ def send_confirmation(signature_id: int) -> bool:
     body = render_to_string("petition_widget/email/confirm_body.txt", context)
     try:
         send_mail(subject, body, app_settings.CONFIRMATION_FROM_EMAIL or None, [signature.email])
-    except Exception:
-        logger.exception("confirmation e-mail for signature %s could not be sent", signature.pk)
+    except Exception as exc:
+        # Not logger.exception: SMTP errors carry the recipient's address in their text.
+        logger.error("confirmation e-mail for signature %s could not be sent: %s", signature.pk, type(exc).__name__)
         return False
     Signature.objects.filter(pk=signature.pk).update(confirmation_sent_at=timezone.now())
     logger.info("confirmation e-mail sent for signature %s", signature.pk)
@@ -89,23 +117,23 @@ def send_confirmation(signature_id: int) -> bool:
 def confirm(token: str):
     """Confirm the signature a token names; returns it. Confirming twice is harmless.
 
-    The signature becomes pending (due at once), counts, is listed (unless hidden) and is forwarded.
+    The signature becomes pending (due at once), counts, is listed (unless hidden) and is forwarded. The
+    row is locked first (PostgreSQL), so a purge deleting expired ones cannot take it meanwhile, and the
+    counters move by one in this transaction, as for a new signature.
     """
     from .forwarding.wake import on_signature_stored
-    from .models import ForwardingState, Signature, recount_signatures
+    from .models import ForwardingState, Signature, count_new_signature
 
-    pk, email = read_token(token)
     with transaction.atomic():
-        signature = Signature.objects.select_related("petition").filter(pk=pk, email_normalized=email).first()
-        if signature is None:
-            raise ConfirmationError("gone")
+        signature = find_signature(token, Signature.objects.select_for_update())
         if signature.state == ForwardingState.UNCONFIRMED:
             now = timezone.now()
-            Signature.objects.filter(pk=pk, state=ForwardingState.UNCONFIRMED).update(
+            changed = Signature.objects.filter(pk=signature.pk, state=ForwardingState.UNCONFIRMED).update(
                 state=ForwardingState.PENDING, confirmed_at=now, next_attempt_at=now
             )
-            recount_signatures([signature.petition_id])
-            on_signature_stored(pk)
-            signature.refresh_from_db()
-            logger.info("signature %s confirmed", pk)
+            if changed:
+                signature.state, signature.confirmed_at, signature.next_attempt_at = ForwardingState.PENDING, now, now
+                count_new_signature(signature)
+                on_signature_stored(signature.pk)
+                logger.info("signature %s confirmed", signature.pk)
     return signature

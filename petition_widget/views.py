@@ -190,12 +190,9 @@ class ConfirmView(TemplateResponseMixin, View):
 
     def get(self, request: HttpRequest, token: str) -> HttpResponse:
         try:
-            pk, email = confirmation.read_token(token)
+            signature = confirmation.find_signature(token, Signature.objects.select_related("petition"))
         except confirmation.ConfirmationError as exc:
             return self.render(None, error=str(exc))
-        signature = Signature.objects.select_related("petition").filter(pk=pk, email_normalized=email).first()
-        if signature is None:
-            return self.render(None, error="gone")
         return self.render(signature, confirmed=signature.state != ForwardingState.UNCONFIRMED)
 
     def post(self, request: HttpRequest, token: str) -> HttpResponse:

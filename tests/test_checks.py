@@ -56,8 +56,13 @@ def test_change_org_needs_key_and_secret(settings, missing):
 
 
 def test_no_credentials_at_all_is_a_warning(settings):
-    assert ids({}, settings) == ["petition_widget.W001"]
-    assert ids({"WETHEPEOPLE_API_KEY": "w"}, settings) == []
+    assert ids({"SITE_URL": "https://blog.example"}, settings) == ["petition_widget.W001"]
+    assert ids({"WETHEPEOPLE_API_KEY": "w", "SITE_URL": "https://blog.example"}, settings) == []
+
+
+def test_an_empty_site_url_warns_that_confirmation_links_cannot_be_made(settings):
+    assert ids({"WETHEPEOPLE_API_KEY": "w"}, settings) == ["petition_widget.W002"]
+    assert ids({}, settings) == ["petition_widget.W001", "petition_widget.W002"]
 
 
 def test_requester_email_needed_with_change_org(settings):

@@ -1,11 +1,16 @@
 """Confirmed signatures: the e-mailed link opens a page, only its button's POST confirms, then forwarding."""
 
+import base64
 import re
+import smtplib
+import threading
 from datetime import timedelta
 
 import pytest
 from django.core import mail, signing
 from django.core.management import call_command
+from django.db import OperationalError, connections, transaction
+from django.db.models import deletion
 from django.test import Client
 from django.urls import reverse
 from django.utils import timezone
@@ -156,7 +161,7 @@ def test_an_expired_link_is_refused_and_purge_deletes_the_signature(confirming, 
     # A token minted at an earlier time, exactly as make_token() would have minted it then.
     signer = signing.TimestampSigner(salt=confirmation.TOKEN_SALT)
     signer.timestamp = lambda: signing.b62_encode(int(issued.timestamp()))
-    old = signer.sign_object([signature.pk, signature.email_normalized], compress=True)
+    old = signer.sign_object(confirmation.token_payload(signature))
     path = reverse("petition_widget:confirm", kwargs={"token": old})
 
     response = Client().post(path)
@@ -170,7 +175,6 @@ def test_an_expired_link_is_refused_and_purge_deletes_the_signature(confirming, 
     assert Signature.objects.count() == 1
     call_command("purge_signatures")
     assert not Signature.objects.exists()
-    assert counters(confirming) == (0, 0)
 
 
 def test_a_link_to_an_erased_signature_is_gone(confirming, changeorg_data):
@@ -190,7 +194,7 @@ def test_a_refusing_mail_server_leaves_the_signature_for_a_resend(confirming, ch
     assert response.status_code == 303
     signature = Signature.objects.get()
     assert signature.state == ForwardingState.UNCONFIRMED and signature.confirmation_sent_at is None
-    assert f"confirmation e-mail for signature {signature.pk} could not be sent" in caplog.text
+    assert f"confirmation e-mail for signature {signature.pk} could not be sent: SMTPRecipientsRefused" in caplog.text
     assert "ada@example.com" not in caplog.text
 
     settings.EMAIL_BACKEND = "django.core.mail.backends.locmem.EmailBackend"
@@ -200,13 +204,15 @@ def test_a_refusing_mail_server_leaves_the_signature_for_a_resend(confirming, ch
 
 
 class RefusingBackend:
-    """A mail backend whose server refuses every message (the SMTP server is down)."""
+    """A mail backend whose server refuses every recipient, naming them in the error as smtplib does."""
 
     def __init__(self, *args, **kwargs):
         pass
 
     def send_messages(self, messages):
-        raise ConnectionRefusedError("mail server down")
+        raise smtplib.SMTPRecipientsRefused(
+            {address: (550, b"mailbox unavailable") for m in messages for address in m.to}
+        )
 
 
 def test_confirmation_is_per_petition(confirming, changeorg_data):
@@ -214,3 +220,115 @@ def test_confirmation_is_per_petition(confirming, changeorg_data):
     sign(Client(), other, {"first_name": "Grace", "last_name": "Hopper", "email": "grace@example.com"})
     assert Signature.objects.get(petition=other).state == ForwardingState.PENDING
     assert mail.outbox == []
+
+
+def test_the_link_does_not_carry_the_address(confirming, changeorg_data, caplog):
+    sign(Client(), confirming, changeorg_data)
+    path = confirmation_path(mail.outbox[0])
+    payload = path.rstrip("/").rsplit("/", 1)[1].split(":")[0]
+    decoded = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode()
+    assert str(Signature.objects.get().pk) in decoded
+    assert "ada" not in decoded.lower() and "example.com" not in decoded
+    # Django logs the path of a refused request; with the signature gone, that is this link.
+    Signature.objects.all().delete()
+    assert Client().post(path).status_code == 410
+    assert path in caplog.text and "ada@example.com" not in caplog.text
+
+
+def test_no_link_is_mailed_without_site_url(confirming, changeorg_data, settings, caplog):
+    settings.PETITION_WIDGET = {**settings.PETITION_WIDGET, "SITE_URL": ""}
+    sign(Client(), confirming, changeorg_data)
+    assert mail.outbox == []
+    signature = Signature.objects.get()
+    assert signature.state == ForwardingState.UNCONFIRMED and signature.confirmation_sent_at is None
+    assert f"signature {signature.pk} not sent: SITE_URL is empty" in caplog.text
+
+
+def two_signers(petition, data) -> list[str]:
+    for email in ("a@example.org", "b@example.org"):
+        assert sign(Client(), petition, {**data, "email": email}).status_code == 303
+    return [confirmation.make_token(signature) for signature in Signature.objects.order_by("pk")]
+
+
+def test_two_signers_confirming_at_once_are_both_counted(confirming, changeorg_data):
+    first, second = two_signers(confirming, changeorg_data)
+    first_done, release = threading.Event(), threading.Event()
+    errors = []
+
+    def in_thread(work):
+        def run():
+            try:
+                work()
+            except Exception as exc:  # reported below
+                errors.append(exc)
+            finally:
+                connections.close_all()
+
+        thread = threading.Thread(target=run)
+        thread.start()
+        return thread
+
+    def confirm_first_and_hold():
+        # The first confirmation's transaction stays open while the second one runs.
+        with transaction.atomic():
+            confirmation.confirm(first)
+            first_done.set()
+            release.wait(10)
+
+    holder = in_thread(confirm_first_and_hold)
+    assert first_done.wait(10)
+    other = in_thread(lambda: confirmation.confirm(second))
+    other.join(0.5)  # the second waits for the first's locks (PostgreSQL rows, SQLite's write lock)
+    release.set()
+    holder.join(10)
+    other.join(10)
+
+    assert errors == []
+    assert list(Signature.objects.values_list("state", flat=True)) == [ForwardingState.PENDING] * 2
+    assert counters(confirming) == (2, 2)
+
+
+def test_a_confirmation_during_the_purge_of_expired_links_is_kept_or_gone_never_half(confirming, changeorg_data):
+    (token,) = two_signers(confirming, changeorg_data)[:1]
+    old = timezone.now() - timedelta(hours=100)
+    Signature.objects.update(confirmation_sent_at=old, created_at=old)
+    outcome = {}
+
+    def press_the_button():
+        try:
+            outcome["signature"] = confirmation.confirm(token)
+        except confirmation.ConfirmationError as exc:
+            outcome["error"] = str(exc)
+        finally:
+            connections.close_all()
+
+    # The signer presses the button between the purge's reading of the expired rows and their deletion.
+    real_delete = deletion.Collector.delete
+    presser = threading.Thread(target=press_the_button)
+
+    def delete(collector):
+        presser.start()
+        presser.join(1)
+        return real_delete(collector)
+
+    deletion.Collector.delete = delete
+    try:
+        try:
+            call_command("purge_signatures")
+        except OperationalError as exc:  # SQLite: two writers, one gives way
+            assert "locked" in str(exc)
+    finally:
+        deletion.Collector.delete = real_delete
+    presser.join(10)
+
+    remaining = list(Signature.objects.values_list("email", "state"))
+    if "signature" in outcome:
+        assert ("a@example.org", ForwardingState.PENDING) in remaining
+    else:
+        assert outcome == {"error": "gone"}
+        assert "a@example.org" not in [email for email, _ in remaining]
+    # Whatever the order, the counters match the rows.
+    assert counters(confirming) == (
+        Signature.objects.counted().count(),
+        Signature.objects.public().count(),
+    )
