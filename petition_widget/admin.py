@@ -36,7 +36,7 @@ from .models import (
     recount_signatures,
 )
 from .petitions import add_petition, request_auth_key, sync_petition
-from .privacy import UNSENT_STATES, erase_signers
+from .privacy import UNSENT_STATES, erase_signers, in_flight
 
 logger = logging.getLogger(__name__)
 
@@ -649,8 +649,7 @@ class SignatureAdmin(RecountSignaturesMixin, admin.ModelAdmin):
         """
         now = timezone.now()
         selected = queryset.count()
-        in_flight = Q(state=ForwardingState.SENDING, lease_expires_at__gte=now)
-        eligible = queryset.exclude(in_flight).exclude(state=ForwardingState.SPAM)
+        eligible = queryset.exclude(in_flight(now)).exclude(state=ForwardingState.SPAM)
         already_sent = eligible.filter(state=ForwardingState.SENT).count()
         marked = eligible.update(
             state=ForwardingState.SPAM, next_attempt_at=None, lease_expires_at=None, leased_by="", finished_at=now
@@ -736,7 +735,8 @@ class SignatureAdmin(RecountSignaturesMixin, admin.ModelAdmin):
         """Erase everything personal of the selected signers (a signer's request), after a confirmation page.
 
         Names, e-mail, phone, address, city, region, postal code, reason and the client address hash are
-        blanked and the signature is hidden; one not yet sent is cancelled. See privacy.erase_signers.
+        blanked and the signature is hidden; one not yet sent is cancelled, one being sent right now is left
+        alone. See privacy.erase_signers.
         """
         if request.POST.get("post") != "yes":
             context = {
@@ -750,8 +750,8 @@ class SignatureAdmin(RecountSignaturesMixin, admin.ModelAdmin):
                 "back_url": request.get_full_path(),
             }
             return TemplateResponse(request, "admin/petition_widget/signature/erase_confirmation.html", context)
-        unsent = queryset.filter(state__in=UNSENT_STATES).count()
-        erased = erase_signers(queryset)
+        result = erase_signers(queryset)
+        erased, unsent = result.erased, result.cancelled
         message = ngettext(
             "Erased the personal data of %(count)d signature: name, e-mail, phone, street address, city, "
             "region, postal code, reason and client address hash are blank, and it is hidden from the public "
@@ -767,8 +767,14 @@ class SignatureAdmin(RecountSignaturesMixin, admin.ModelAdmin):
                 "%(count)d of them had not been sent and were cancelled, so they will not be forwarded.",
                 unsent,
             ) % {"count": unsent}
+        if result.in_flight:
+            message += " " + ngettext(
+                "%(count)d was left alone: a worker is sending it right now. Erase it again in a minute.",
+                "%(count)d were left alone: a worker is sending them right now. Erase them again in a minute.",
+                result.in_flight,
+            ) % {"count": result.in_flight}
         message += " " + str(_("What the platform already received must be erased there."))
-        self.message_user(request, message, messages.SUCCESS)
+        self.message_user(request, message, messages.SUCCESS if erased else messages.WARNING)
 
     def dashboard_view(self, request):
         """The forwarding backlog, the last hour's failure rate, the oldest waiting signature, paused petitions."""

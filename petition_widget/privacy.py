@@ -10,6 +10,7 @@ on request: everything personal goes, and a signature not yet sent is cancelled.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
 from datetime import datetime, timedelta
 
 from django.db import transaction
@@ -28,7 +29,8 @@ CONTACT_FIELDS = ("email", "phone", "address", "postal_code", "ip_hash")
 # Also erased on a signer's request: everything else that names or describes them.
 SIGNER_FIELDS = (*CONTACT_FIELDS, "first_name", "last_name", "city", "state_province", "reason")
 
-# States in which a signature may still be sent: erasing its signer cancels it.
+# States in which a signature may still be sent: erasing its signer cancels it (unless a worker is sending
+# it at this very moment).
 UNSENT_STATES = (
     ForwardingState.PENDING,
     ForwardingState.SENDING,
@@ -61,33 +63,54 @@ def erase_contact_details(queryset: QuerySet, *, now: datetime | None = None) ->
     )
 
 
-def erase_signers(queryset: QuerySet, *, now: datetime | None = None) -> int:
-    """Erase everything personal of the selected signatures (a signer's request); returns how many.
+@dataclass(frozen=True)
+class Erasure:
+    """What :func:`erase_signers` did: signatures erased, of them cancelled, and left alone mid-send."""
+
+    erased: int
+    cancelled: int
+    in_flight: int
+
+
+def in_flight(now: datetime) -> Q:
+    """Signatures a worker is sending right now, under a lease that has not run out."""
+    return Q(state=ForwardingState.SENDING, lease_expires_at__gte=now)
+
+
+def erase_signers(queryset: QuerySet, *, now: datetime | None = None) -> Erasure:
+    """Erase everything personal of the selected signatures (a signer's request).
 
     Names, city, region and reason go too, and the signature is hidden from the public list; it still
-    counts if it was sent. One not yet sent is cancelled first, so that no worker sends an empty signature
-    (a worker holding it mid-send records its result against a row that is no longer its own: dropped).
+    counts if it was sent. One not yet sent is cancelled first, so that no worker sends an empty signature.
+    One a worker is sending at this moment is left alone (its request is already on its way, and its
+    result would be recorded over the erasure): run the erasure again once it has been sent.
     """
     now = now or timezone.now()
     with transaction.atomic():
-        ids = list(queryset.values_list("pk", flat=True))
+        ids = list(queryset.exclude(in_flight(now)).values_list("pk", flat=True))
+        skipped = queryset.filter(in_flight(now)).count()
         selected = Signature.objects.filter(pk__in=ids)
         petition_ids = set(selected.values_list("petition_id", flat=True))
-        selected.filter(state__in=UNSENT_STATES).update(
-            state=ForwardingState.CANCELLED,
-            next_attempt_at=None,
-            lease_expires_at=None,
-            leased_by="",
-            finished_at=now,
+        # The lease condition again: a worker may have claimed one since the ids were read.
+        cancelled = (
+            selected.filter(state__in=UNSENT_STATES)
+            .exclude(in_flight(now))
+            .update(
+                state=ForwardingState.CANCELLED,
+                next_attempt_at=None,
+                lease_expires_at=None,
+                leased_by="",
+                finished_at=now,
+            )
         )
-        erased = selected.update(
+        erased = selected.exclude(in_flight(now)).update(
             **{name: "" for name in SIGNER_FIELDS},
             email_normalized=ERASED_EMAIL,
             hidden=True,
             erased_at=now,
         )
         recount_signatures(petition_ids)
-    return erased
+    return Erasure(erased=erased, cancelled=cancelled, in_flight=skipped + len(ids) - erased)
 
 
 def expired_unconfirmed(*, now: datetime | None = None) -> QuerySet:
@@ -99,6 +122,12 @@ def expired_unconfirmed(*, now: datetime | None = None) -> QuerySet:
 
 
 def delete_expired_unconfirmed(*, now: datetime | None = None) -> int:
-    """Delete unconfirmed signatures past their link's expiry: they never counted and were never sent."""
-    _, deleted = expired_unconfirmed(now=now).delete()
+    """Delete unconfirmed signatures past their link's expiry: they never counted and were never sent.
+
+    The rows are locked first (PostgreSQL), so a signer pressing the button right now either confirms
+    before this (and the row is no longer unconfirmed, so it stays) or finds the signature gone after.
+    """
+    with transaction.atomic():
+        ids = list(expired_unconfirmed(now=now).select_for_update().values_list("pk", flat=True))
+        _, deleted = Signature.objects.filter(pk__in=ids, state=ForwardingState.UNCONFIRMED).delete()
     return deleted.get(Signature._meta.label, 0)

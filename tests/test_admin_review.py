@@ -14,7 +14,6 @@ from django.apps import apps
 from django.contrib.auth.models import Group, Permission, User
 from django.contrib.messages import get_messages
 from django.core import mail
-from django.core.mail.backends.base import BaseEmailBackend
 from django.core.management.sql import emit_post_migrate_signal
 from django.db import connection
 from django.http import StreamingHttpResponse
@@ -68,13 +67,6 @@ EXPORT_HEADER = [
     "forwarded",
     "confirmed",
 ]
-
-
-class RefusingBackend(BaseEmailBackend):
-    """A mail server that refuses every message."""
-
-    def send_messages(self, email_messages):
-        raise ConnectionRefusedError("the mail server refused the connection")
 
 
 def make(petition: Petition, email: str, *, created_at=None, **fields) -> Signature:
@@ -493,7 +485,7 @@ def test_resend_confirmation(admin_client, petition):
         signature = waiting if message.to == ["Ada@Example.org"] else again
         links = re.findall(r"(http://127\.0\.0\.1:8000/petitions/confirm/([^/\s]+)/)", message.body)
         assert len(links) == 1
-        assert confirmation.read_token(links[0][1]) == (signature.pk, signature.email_normalized)
+        assert confirmation.find_signature(links[0][1]) == signature
         signature.refresh_from_db()
         assert signature.confirmation_sent_at >= before and signature.state == ForwardingState.UNCONFIRMED
     sent.refresh_from_db()
@@ -501,8 +493,8 @@ def test_resend_confirmation(admin_client, petition):
     assert sent.confirmation_sent_at is None and erased.confirmation_sent_at is None
 
 
-def test_resend_confirmation_reports_a_refusing_mail_server(admin_client, petition, settings):
-    settings.EMAIL_BACKEND = "tests.test_admin_review.RefusingBackend"
+def test_resend_confirmation_reports_a_refusing_mail_server(admin_client, petition, settings, caplog):
+    settings.EMAIL_BACKEND = "tests.test_confirmation.RefusingBackend"
     waiting = make(petition, "ada@example.org", state=ForwardingState.UNCONFIRMED)
 
     response = admin_client.post(
@@ -519,6 +511,8 @@ def test_resend_confirmation_reports_a_refusing_mail_server(admin_client, petiti
     assert mail.outbox == []
     waiting.refresh_from_db()
     assert waiting.confirmation_sent_at is None
+    assert f"signature {waiting.pk} could not be sent: SMTPRecipientsRefused" in caplog.text
+    assert "ada@example.org" not in caplog.text
 
 
 def test_erase_personal_data_asks_first_then_erases(admin_client, petition):

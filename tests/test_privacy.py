@@ -9,7 +9,7 @@ from django.test import Client
 from django.utils import timezone
 
 from petition_widget.models import ForwardingState, Signature, recount_signatures
-from petition_widget.privacy import erase_signers
+from petition_widget.privacy import Erasure, erase_signers
 from tests.forwarding_support import add_signatures
 
 CONTACT = {"email", "phone", "address", "postal_code", "ip_hash"}
@@ -136,7 +136,7 @@ def test_an_erased_address_may_sign_again(petition, changeorg_data):
 
 def test_erasing_a_signer_removes_everything_personal_and_cancels_an_unsent_signature(rows, petition):
     targets = Signature.objects.filter(pk__in=[rows["pending"].pk, rows["recent_sent"].pk])
-    assert erase_signers(targets) == 2
+    assert erase_signers(targets) == Erasure(erased=2, cancelled=1, in_flight=0)
 
     pending = Signature.objects.get(pk=rows["pending"].pk)
     sent = Signature.objects.get(pk=rows["recent_sent"].pk)
@@ -153,3 +153,20 @@ def test_erasing_a_signer_removes_everything_personal_and_cancels_an_unsent_sign
     assert petition.public_signature_count == Signature.objects.public().count()
     assert not Signature.objects.public().filter(pk__in=[pending.pk, sent.pk]).exists()
     assert Signature.objects.counted().filter(pk=sent.pk).exists()
+
+
+def test_erasing_leaves_a_signature_being_sent_right_now_alone(petition):
+    now = timezone.now()
+    sending = make(petition, ForwardingState.SENDING, prefix="sending")
+    Signature.objects.filter(pk=sending.pk).update(lease_expires_at=now + timedelta(seconds=60), leased_by="w1")
+    abandoned = make(petition, ForwardingState.SENDING, prefix="abandoned")
+    Signature.objects.filter(pk=abandoned.pk).update(lease_expires_at=now - timedelta(seconds=1), leased_by="w2")
+
+    result = erase_signers(Signature.objects.filter(pk__in=[sending.pk, abandoned.pk]), now=now)
+
+    assert result == Erasure(erased=1, cancelled=1, in_flight=1)
+    sending.refresh_from_db()
+    abandoned.refresh_from_db()
+    assert (sending.state, sending.leased_by, sending.erased_at) == (ForwardingState.SENDING, "w1", None)
+    assert sending.email == "sending-0@example.org"
+    assert (abandoned.state, abandoned.leased_by, abandoned.email) == (ForwardingState.CANCELLED, "", "")
