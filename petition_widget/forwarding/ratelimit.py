@@ -15,7 +15,8 @@ Counters are per machine clock: machines must agree on the time within a second 
 
 The same holds with longer windows counted in coarser steps (``window`` and ``resolution``, in seconds):
 one counter per step, the sum read over ``window / resolution`` steps back and one ahead. The signing
-form's limits (``petition_widget.abuse``) count an hour in one-minute steps that way.
+form's limits (``petition_widget.abuse``) count an hour in five-minute steps that way, and a minute in
+five-second steps.
 """
 
 from __future__ import annotations
