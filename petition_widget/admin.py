@@ -418,6 +418,9 @@ class ErasedFilter(admin.SimpleListFilter):
         return queryset
 
 
+# Shown on a signature's page only to users who may change or export signatures.
+CONTACT_DETAIL_FIELDS = ("email", "email_normalized", "phone", "address", "postal_code")
+
 RETRIABLE_STATES = (ForwardingState.PENDING, ForwardingState.HELD, ForwardingState.FAILED, ForwardingState.REJECTED)
 CANCELLABLE_STATES = (ForwardingState.PENDING, ForwardingState.HELD, ForwardingState.FAILED)
 # The backlog: signatures not yet forwarded that still may be. The first three are waiting on us (or on the
@@ -526,6 +529,16 @@ class SignatureAdmin(RecountSignaturesMixin, admin.ModelAdmin):
         (_("Forwarding"), {"fields": ("created_at", *FORWARDING_FIELDS)}),
         (_("Confirmation and erasure"), {"fields": PRIVACY_FIELDS}),
     )
+
+    def get_fieldsets(self, request, obj=None):
+        """Contact details only for those who may edit or export signatures: reviewers see the rest."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if self.has_change_permission(request, obj) or self.has_export_permission(request):
+            return fieldsets
+        return [
+            (name, {**options, "fields": [f for f in options["fields"] if f not in CONTACT_DETAIL_FIELDS]})
+            for name, options in fieldsets
+        ]
 
     def has_retry_permission(self, request) -> bool:
         """Retry, cancel, mark as spam and resend confirmations: the reviewers' permission, or change."""

@@ -635,6 +635,26 @@ def test_reviewer_cannot_edit_a_signature(reviewer_client, petition):
     assert signature.first_name == "Ada"
 
 
+def test_contact_details_are_shown_only_to_who_may_change_or_export_signatures(
+    reviewer, reviewer_client, admin_client, petition
+):
+    signature = make(
+        petition, "ada@example.org", phone="+442071838750", address="10 Downing Street", postal_code="SW1A 2AA"
+    )
+    url = f"{SIGNATURES}{signature.pk}/change/"
+    contact = ("ada@example.org", "+442071838750", "10 Downing Street", "SW1A 2AA")
+    page = reviewer_client.get(url).content.decode()
+    assert "Lovelace" in page and "London" in page
+    assert [value for value in contact if value in page] == []
+    admin_page = admin_client.get(url).content.decode()
+    assert [value for value in contact if value in admin_page] == list(contact)
+    # Granted export, a reviewer sees them too.
+    reviewer.user_permissions.add(Permission.objects.get(codename="export_signature"))
+    granted = Client()
+    granted.force_login(reviewer)
+    assert [value for value in contact if value in granted.get(url).content.decode()] == list(contact)
+
+
 def test_export_permission_granted_to_a_reviewer(reviewer, reviewer_client, petition):
     signature = make(petition, "ada@example.org")
     reviewer.user_permissions.add(Permission.objects.get(codename="export_signature"))
