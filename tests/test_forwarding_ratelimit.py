@@ -120,9 +120,8 @@ def test_threads_share_the_limit(cache):
     key = f"threads-{uuid.uuid4().hex}"
     granted: list[int] = []
     lock = threading.Lock()
-    # Long enough for a loaded machine: two threads that both back off leave a slot for a later try,
-    # and once the 25 are taken, nothing more fits in the window whatever the time left.
-    deadline = time.monotonic() + 5
+    # Eight threads racing for the slots: never more than 25 get through, however they interleave.
+    deadline = time.monotonic() + 2
 
     def hammer():
         while time.monotonic() < deadline:
@@ -135,6 +134,13 @@ def test_threads_share_the_limit(cache):
         thread.start()
     for thread in threads:
         thread.join()
+    assert 0 < len(granted) <= 25
+    # Threads that raced and backed off gave their slots back: alone, one caller gets exactly the rest
+    # (on a loaded machine the race can leave one or two unused when the hammering stops).
+    for _ in range(26):
+        if limiter.try_acquire(key, 25) != 0.0:
+            break
+        granted.append(1)
     assert len(granted) == 25
 
 
