@@ -280,7 +280,9 @@ def is_public(signature: Signature) -> bool:
 
 
 def count_new_signature(signature: Signature) -> None:
-    """Add a just-inserted signature to its petition's counters: one UPDATE, in the caller's transaction.
+    """Add a signature that starts to count (just inserted, or just confirmed) to its petition's counters.
+
+    One UPDATE, in the caller's transaction.
 
     Plain parametrised SQL: this runs on every sign POST, inside the write lock, and the ORM's
     compilation of the same UPDATE costs several times its execution.
