@@ -197,6 +197,13 @@ def _find_petition(state: EmulatorState, petition_id: str) -> EmulatedPetition |
     return petition if petition is not None else failure(404, PETITION_NOT_FOUND)
 
 
+def _authorized_petition(
+    state: EmulatorState, request: HttpRequest, petition_id: str
+) -> EmulatedPetition | JsonResponse:
+    """The petition a GET names, once its ``api_key`` has been checked; or the refusal."""
+    return _check_api_key(state, request.GET.get("api_key", "")) or _find_petition(state, petition_id)
+
+
 class SignedPost:
     """A signed POST body, read and checked up to (not including) its ``rsig``.
 
@@ -276,10 +283,7 @@ def signatures(request: HttpRequest, petition_id: str) -> HttpResponse:
     if request.method == "POST":
         return _add_signature(request, petition_id)
     state = state_of(request)
-    refused = _check_api_key(state, request.GET.get("api_key", ""))
-    if refused:
-        return refused
-    petition = _find_petition(state, petition_id)
+    petition = _authorized_petition(state, request, petition_id)
     if isinstance(petition, JsonResponse):
         return petition
     paging = _paging(request)
@@ -335,10 +339,7 @@ def _add_signature(request: HttpRequest, petition_id: str) -> HttpResponse:
 def recent_signatures(request: HttpRequest, petition_id: str) -> HttpResponse:
     """The 10 newest public signatures, as a bare array."""
     state = state_of(request)
-    refused = _check_api_key(state, request.GET.get("api_key", ""))
-    if refused:
-        return refused
-    petition = _find_petition(state, petition_id)
+    petition = _authorized_petition(state, request, petition_id)
     if isinstance(petition, JsonResponse):
         return petition
     newest = state.signatures(petition.id, public_only=True)[-RECENT_COUNT:]
@@ -379,10 +380,7 @@ def auth_keys(request: HttpRequest, petition_id: str) -> HttpResponse:
 def petition_detail(request: HttpRequest, petition_id: str) -> HttpResponse:
     """One petition; ``fields=a,b`` limits the answer to those fields."""
     state = state_of(request)
-    refused = _check_api_key(state, request.GET.get("api_key", ""))
-    if refused:
-        return refused
-    petition = _find_petition(state, petition_id)
+    petition = _authorized_petition(state, request, petition_id)
     if isinstance(petition, JsonResponse):
         return petition
     answer = _petition_json(state, petition)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import logging
+from collections.abc import Callable
 from dataclasses import asdict
 from typing import Any
 
@@ -27,12 +28,18 @@ def _bad_request(**errors: str) -> JsonResponse:
     return JsonResponse({"errors": errors}, status=400)
 
 
-def _json_object(request: HttpRequest) -> dict[str, Any] | JsonResponse:
+def _json_object(
+    request: HttpRequest, validate: Callable[[dict[str, Any]], dict[str, str]] | None = None
+) -> dict[str, Any] | JsonResponse:
+    """The request's JSON object, or a 400 naming what is wrong with it (``validate`` returns field errors)."""
     try:
         body = json.loads(request.body or b"{}")
     except (ValueError, UnicodeDecodeError):
         return _bad_request(body="must be a JSON object")
-    return body if isinstance(body, dict) else _bad_request(body="must be a JSON object")
+    if not isinstance(body, dict):
+        return _bad_request(body="must be a JSON object")
+    errors = validate(body) if validate else {}
+    return _bad_request(**errors) if errors else body
 
 
 def _petition_summary(state: EmulatorState, petition: EmulatedPetition) -> dict[str, Any]:
@@ -114,12 +121,9 @@ def petition(request: HttpRequest, petition_id: str) -> HttpResponse:
     if found is None:
         return JsonResponse({"errors": {"petition_id": "no such petition"}}, status=404)
     if request.method == "PATCH":
-        body = _json_object(request)
+        body = _json_object(request, _field_errors)
         if isinstance(body, JsonResponse):
             return body
-        errors = _field_errors(body)
-        if errors:
-            return _bad_request(**errors)
         found = state.update_petition(petition_id, body)
     return JsonResponse(_petition_summary(state, found))
 
@@ -144,12 +148,9 @@ def faults(request: HttpRequest) -> HttpResponse:
     """``GET``: the current faults. ``POST`` (JSON, any subset): change them; nothing changes if one is bad."""
     state = state_of(request)
     if request.method == "POST":
-        body = _json_object(request)
+        body = _json_object(request, validate_faults)
         if isinstance(body, JsonResponse):
             return body
-        errors = validate_faults(body)
-        if errors:
-            return _bad_request(**errors)
         try:
             state.update_faults(body)
         except ValueError as error:

@@ -28,7 +28,6 @@ class EmulatedPetition:
     id: str
     title: str
     slug: str
-    url: str
     status: str = "open"
     goal: int | None = None
     overview: str = ""
@@ -50,6 +49,15 @@ class EmulatedPetition:
     def is_open(self) -> bool:
         return self.status == "open"
 
+    @property
+    def url(self) -> str:
+        return petition_url(self.provider, self.slug)
+
+
+def petition_url(provider: str, slug: str) -> str:
+    """A petition's page on its platform."""
+    return (CHANGEORG_PETITION_URL if provider == CHANGEORG else WETHEPEOPLE_PETITION_URL).format(slug=slug)
+
 
 @dataclass
 class ReceivedSignature:
@@ -70,14 +78,14 @@ class ReceivedSignature:
         return f"{self.fields.get('first_name', '')} {self.fields.get('last_name', '')}".strip()
 
 
-def _petitions() -> list[EmulatedPetition]:
+def seed_petitions() -> list[EmulatedPetition]:
+    """A fresh copy of the seeded petitions."""
     return [
         EmulatedPetition(
             provider=CHANGEORG,
             id="1001",
             title="Plant trees on Elm Street",
             slug="plant-trees-on-elm-street",
-            url=CHANGEORG_PETITION_URL.format(slug="plant-trees-on-elm-street"),
             goal=100,
             overview="<p>Elm Street lost its trees to the 2014 storm. Let's plant new ones.</p>",
             letter_body="Please replant the trees on Elm Street.",
@@ -93,7 +101,6 @@ def _petitions() -> list[EmulatedPetition]:
             id="1002",
             title="Keep the old library open",
             slug="keep-the-old-library-open",
-            url=CHANGEORG_PETITION_URL.format(slug="keep-the-old-library-open"),
             status="closed",
             goal=500,
             overview="<p>The old library closes at the end of the month.</p>",
@@ -108,7 +115,6 @@ def _petitions() -> list[EmulatedPetition]:
             id="2001",
             title="Fund public libraries in every county",
             slug="fund-public-libraries-every-county",
-            url=WETHEPEOPLE_PETITION_URL.format(slug="fund-public-libraries-every-county"),
             goal=100000,
             overview="Every county deserves a public library with long opening hours.",
             issues=[{"id": "18", "name": "Education"}],
@@ -120,7 +126,6 @@ def _petitions() -> list[EmulatedPetition]:
             id="2002",
             title="Declare a national day of civic hacking",
             slug="declare-national-day-civic-hacking",
-            url=WETHEPEOPLE_PETITION_URL.format(slug="declare-national-day-civic-hacking"),
             status="closed",
             goal=100000,
             overview="Make the first Saturday of June a national day of civic hacking.",
@@ -148,11 +153,6 @@ _SIGNERS = [
 # Signers of the seeded Change.org petitions: (petition id, how many, every nth hidden).
 _SEEDED_SIGNATURES = [("1001", 23, 7), ("1002", 3, 0)]
 _SEED_START = datetime(2015, 6, 2, 9, 0, tzinfo=UTC)
-
-
-def seed_petitions() -> list[EmulatedPetition]:
-    """A fresh copy of the seeded petitions."""
-    return _petitions()
 
 
 def seed_signatures() -> list[ReceivedSignature]:

@@ -24,13 +24,11 @@ from django.core.signals import setting_changed
 from django.utils.text import slugify
 
 from .seed import (
-    CHANGEORG,
-    CHANGEORG_PETITION_URL,
     FIRST_CREATED_ID,
     PROVIDERS,
-    WETHEPEOPLE_PETITION_URL,
     EmulatedPetition,
     ReceivedSignature,
+    petition_url,
     seed_petitions,
     seed_signatures,
 )
@@ -254,9 +252,9 @@ class EmulatorState:
             window.append(now)
             return None
 
-    def count(self, name: str, amount: int = 1) -> None:
+    def count(self, name: str) -> None:
         with self._lock:
-            self._memory.stats[name] += amount
+            self._memory.stats[name] += 1
 
     def stats(self) -> dict[str, int]:
         with self._lock:
@@ -293,21 +291,19 @@ class EmulatorState:
     def create_petition(self, provider: str, title: str, goal: int | None, status: str = "open") -> EmulatedPetition:
         if provider not in PROVIDERS:
             raise ValueError(f"unknown provider {provider!r}")
-        template = CHANGEORG_PETITION_URL if provider == CHANGEORG else WETHEPEOPLE_PETITION_URL
         base_slug = slugify(title)[:80] or "petition"
         with self._lock:
             petition_id = str(self._memory.next_id)
             self._memory.next_id += 1
             taken = {normalize_petition_url(p.url) for p in self._memory.petitions.values()}
             slug = base_slug
-            if normalize_petition_url(template.format(slug=slug)) in taken:
+            if normalize_petition_url(petition_url(provider, slug)) in taken:
                 slug = f"{base_slug}-{petition_id}"
             petition = EmulatedPetition(
                 provider=provider,
                 id=petition_id,
                 title=title,
                 slug=slug,
-                url=template.format(slug=slug),
                 status=status,
                 goal=goal,
                 created_at=datetime.now(UTC).replace(microsecond=0),

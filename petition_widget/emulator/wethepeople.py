@@ -169,16 +169,24 @@ def petition_detail(request: HttpRequest, petition_id: str) -> HttpResponse:
     return envelope([_petition_json(state, petition)], limit=1)
 
 
+def _window(request: HttpRequest) -> tuple[int, int] | JsonResponse:
+    """``limit`` (at most MAX_LIMIT) and ``offset`` of a list request, or the upstream's error."""
+    limit = _int_param(request, "limit", DEFAULT_LIMIT)
+    offset = _int_param(request, "offset", 0)
+    if limit is None or offset is None:
+        return error(MISSING_FIELDS, "limit and offset must be whole numbers.")
+    return min(limit, MAX_LIMIT), offset
+
+
 @api_view(FAULTS)
 @require_GET
 def petition_list(request: HttpRequest) -> HttpResponse:
     """``GET petitions.json``: petitions, filtered by ``url`` and ``status``, paged by ``limit`` and ``offset``."""
     state = state_of(request)
-    limit = _int_param(request, "limit", DEFAULT_LIMIT)
-    offset = _int_param(request, "offset", 0)
-    if limit is None or offset is None:
-        return error(MISSING_FIELDS, "limit and offset must be whole numbers.")
-    limit = min(limit, MAX_LIMIT)
+    window = _window(request)
+    if isinstance(window, JsonResponse):
+        return window
+    limit, offset = window
     url = request.GET.get("url", "").strip()
     status = request.GET.get("status", "").strip()
     found = [
@@ -273,11 +281,10 @@ def validations(request: HttpRequest) -> HttpResponse:
         return error(MISSING_FIELDS, "Missing: petition_id.")
     if state.petition(WETHEPEOPLE, petition_id) is None:
         return error(NO_SUCH_PETITION)
-    limit = _int_param(request, "limit", DEFAULT_LIMIT)
-    offset = _int_param(request, "offset", 0)
-    if limit is None or offset is None:
-        return error(MISSING_FIELDS, "limit and offset must be whole numbers.")
-    limit = min(limit, MAX_LIMIT)
+    window = _window(request)
+    if isinstance(window, JsonResponse):
+        return window
+    limit, offset = window
     counted = [s for s in state.signatures(petition_id, seeded=False) if not s.duplicate]
     results = [
         {
