@@ -16,14 +16,13 @@ from django.db import connection
 from django.db.models import Count
 from django.urls import reverse
 
-from petition_widget.models import ForwardingState, Petition, Provider, Signature
+from petition_widget.models import Petition, Provider, Signature
 from petition_widget.providers import get_provider
 
 REPO = Path(__file__).resolve().parent.parent
 SITE_URL = "http://127.0.0.1:8000"
 CHANGEORG_ID = "1001"
 WETHEPEOPLE_ID = "2001"
-TERMINAL = (ForwardingState.SENT, ForwardingState.REJECTED, ForwardingState.FAILED, ForwardingState.CANCELLED)
 
 
 def forwarding_settings(emulator, **extra: Any) -> dict[str, Any]:
@@ -91,6 +90,12 @@ def states(petition: Petition | None = None) -> dict[str, int]:
     """How many signatures are in each forwarding state."""
     queryset = Signature.objects.all() if petition is None else petition.signatures.all()
     return dict(queryset.order_by().values_list("state").annotate(n=Count("pk")).values_list("state", "n"))
+
+
+def counters(petition: Petition) -> tuple[int, int]:
+    """The petition's local and public signature counters, as stored now."""
+    petition.refresh_from_db()
+    return petition.local_signature_count, petition.public_signature_count
 
 
 def database_url() -> str:

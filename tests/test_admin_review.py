@@ -34,6 +34,7 @@ from petition_widget.models import (
     recount_signatures,
 )
 from petition_widget.privacy import erase_signers
+from tests.forwarding_support import counters
 
 SIGNATURES = "/admin/petition_widget/signature/"
 PETITIONS = "/admin/petition_widget/petition/"
@@ -92,11 +93,6 @@ def act(client: Client, action: str, objects, **extra) -> tuple:
     response = client.post(SIGNATURES, data, follow=True)
     assert response.status_code == 200
     return response, [str(m) for m in get_messages(response.wsgi_request)]
-
-
-def counters(petition: Petition) -> tuple[int, int]:
-    petition.refresh_from_db()
-    return petition.local_signature_count, petition.public_signature_count
 
 
 def action_values(page: str) -> set[str]:

@@ -6,7 +6,6 @@ from datetime import UTC, datetime, timedelta
 from urllib.parse import parse_qs, urlsplit
 
 import pytest
-from django.contrib.auth import get_user_model
 from django.core.checks import Error
 
 from petition_widget.api.serializers import PETITION_FIELDS
@@ -514,13 +513,6 @@ def test_post_logs_no_personal_data_and_no_key(client, petition, api_key, change
 
 
 # API keys in the admin, CORS -----------------------------------------------------------------------
-
-
-@pytest.fixture
-def admin_client(client, db):
-    user = get_user_model().objects.create_superuser("admin", "admin@example.org", "pw")
-    client.force_login(user)
-    return client
 
 
 def test_admin_creates_a_key_shows_it_once_and_stores_only_its_hash(admin_client, petition, changeorg_data):

@@ -17,7 +17,7 @@ from django.utils import timezone
 
 from petition_widget import confirmation
 from petition_widget.models import ForwardingState, Petition, Signature
-from tests.forwarding_support import CHANGEORG_ID, SITE_URL
+from tests.forwarding_support import CHANGEORG_ID, SITE_URL, counters
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -39,11 +39,6 @@ def confirmation_path(message) -> str:
     match = LINK.search(message.body)
     assert match, message.body
     return match.group(1)
-
-
-def counters(petition) -> tuple[int, int]:
-    petition.refresh_from_db()
-    return petition.local_signature_count, petition.public_signature_count
 
 
 def public_names(petition) -> list[str]:

@@ -9,7 +9,6 @@ import signal
 import subprocess
 import sys
 import threading
-import time
 from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -24,6 +23,7 @@ from django.urls import include, path
 from petition_widget import rsig
 from petition_widget.emulator import changeorg
 from petition_widget.providers.changeorg import PETITION_FIELDS
+from tests.forwarding_support import wait_until
 
 FORM = {"Content-Type": "application/x-www-form-urlencoded"}
 SOURCE = "https://blog.example/petitions/plant-trees/"
@@ -617,21 +617,13 @@ def test_latency_delays_every_answer(emulator):
     assert requests.get(f"{emulator.wethepeople_url}/petitions/{WTP_OPEN}.json", timeout=(5, 5)).status_code == 200
 
 
-def wait_for(condition, seconds: float = 10.0):
-    deadline = time.monotonic() + seconds
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError("condition not met in time")
-        time.sleep(0.05)
-
-
 def test_timeout_stores_the_signature_before_the_client_gives_up(emulator):
     key = auth_key(emulator)
     emulator.faults(timeout_rate=1.0)
     body = rsig.signed_body(signature_params(emulator), emulator.secret, key)
     with pytest.raises(requests.ReadTimeout):
         post_signature(emulator, body, timeout=(5, 0.3))
-    wait_for(lambda: len(emulator.received(OPEN)) == 1)
+    wait_until(lambda: len(emulator.received(OPEN)) == 1, timeout=10, interval=0.05, what="the signature's arrival")
     emulator.faults(timeout_rate=0.0)
     # The client's retry meets the signature already there.
     retry = sign(emulator, key=key)

@@ -9,7 +9,6 @@ must be sent: none failed, none lost, none twice. bench/chaos.py runs the same s
 from __future__ import annotations
 
 import pytest
-from django.db.models import Count
 
 from bench.chaos import WORKER_SETTINGS, Emulator, run_chaos
 from petition_widget.models import ForwardAttempt, Provider, Signature
@@ -18,6 +17,7 @@ from tests.forwarding_support import (
     forwarding_settings,
     local_petition,
     start_worker,
+    states,
     stop_worker,
     worker_env,
 )
@@ -48,7 +48,7 @@ def test_chaos_loses_nothing_and_sends_nothing_twice(settings, emulator, live_se
             petition_id=CHANGEORG_ID,
             count=SIGNATURES,
             start_worker=start,
-            local_states=lambda: dict(Signature.objects.order_by().values_list("state").annotate(n=Count("pk"))),
+            local_states=states,
             local_emails=lambda: set(Signature.objects.values_list("email", flat=True)),
             attempts=lambda: ForwardAttempt.objects.count(),
             deadline_seconds=240,
@@ -56,10 +56,7 @@ def test_chaos_loses_nothing_and_sends_nothing_twice(settings, emulator, live_se
         )
     finally:
         for process in started:
-            if process.poll() is None:
-                stop_worker(process)
-            else:
-                process.log_file.close()
+            stop_worker(process)
     report = result.report()
     print(report)
 

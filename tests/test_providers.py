@@ -18,7 +18,6 @@ from petition_widget.providers.base import USER_AGENT, Outcome, Request
 OPEN_CHANGEORG = "1001"
 CLOSED_CHANGEORG = "1002"
 OPEN_WTP = "2001"
-CLOSED_WTP = "2002"
 SOURCE = "https://blog.example/petitions/elm-street/"
 
 
