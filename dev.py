@@ -25,6 +25,9 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parent
 VENV = ROOT / ".venv"
 DEMO_DIR = ROOT / ".demo"
+# The emulator's credentials in the demo (its own defaults, passed explicitly to both sides).
+DEMO_API_KEY = "demo-api-key"
+DEMO_SECRET = "demo-secret"
 BIN = VENV / ("Scripts" if os.name == "nt" else "bin")
 PYTHON = BIN / ("python.exe" if os.name == "nt" else "python")
 
@@ -64,13 +67,20 @@ def find_chromium() -> str | None:
     return next((c for c in candidates if c and Path(c).exists()), None)
 
 
+def apt_install(package: str, label: str) -> bool:
+    """Install a distribution package when running as root with apt-get; False when that is not possible."""
+    if not (shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0):
+        return False
+    print(f"Installing {label} from the distribution's packages ...", flush=True)
+    subprocess.run(["apt-get", "update", "-qq"], check=False)
+    subprocess.run(["apt-get", "install", "-y", "-qq", package], check=False)
+    return True
+
+
 def ensure_chromium(env: dict) -> None:
     """Point the browser tests at a Chromium: the system's, or one installed now."""
     path = find_chromium()
-    if path is None and shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
-        print("Installing Chromium from the distribution's packages ...", flush=True)
-        subprocess.run(["apt-get", "update", "-qq"], check=False)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "chromium"], check=False)
+    if path is None and apt_install("chromium", "Chromium"):
         path = find_chromium()
     if path is None:
         print("Installing Playwright's Chromium ...", flush=True)
@@ -107,10 +117,8 @@ def ensure_redis() -> None:
     """The shared rate limit is tested on Redis: start a local one when none answers (installing it if need be)."""
     if redis_answers():
         return
-    if not shutil.which("redis-server") and shutil.which("apt-get") and hasattr(os, "geteuid") and os.geteuid() == 0:
-        print("Installing Redis from the distribution's packages ...", flush=True)
-        subprocess.run(["apt-get", "update", "-qq"], check=False)
-        subprocess.run(["apt-get", "install", "-y", "-qq", "redis-server"], check=False)
+    if not shutil.which("redis-server"):
+        apt_install("redis-server", "Redis")
     if not shutil.which("redis-server"):
         sys.exit("The tests need Redis on 127.0.0.1:6379: install redis-server, or set REDIS_URL.")
     subprocess.run(
@@ -152,9 +160,9 @@ def demo(args: list[str]) -> None:
         "SITE_URL": f"http://127.0.0.1:{port}",
         "CHANGEORG_API_URL": f"{emulator}/changeorg/v1",
         "WETHEPEOPLE_API_URL": f"{emulator}/wethepeople/v1",
-        "CHANGEORG_API_KEY": "demo-api-key",
-        "CHANGEORG_SECRET": "demo-secret",
-        "WETHEPEOPLE_API_KEY": "demo-api-key",
+        "CHANGEORG_API_KEY": DEMO_API_KEY,
+        "CHANGEORG_SECRET": DEMO_SECRET,
+        "WETHEPEOPLE_API_KEY": DEMO_API_KEY,
     }
     manage = [str(PYTHON), "manage.py"]
     run(*manage, "migrate", "--noinput", env=env)
@@ -168,9 +176,9 @@ def demo(args: list[str]) -> None:
                     "--port",
                     str(port + 1),
                     "--api-key",
-                    "demo-api-key",
+                    DEMO_API_KEY,
                     "--secret",
-                    "demo-secret",
+                    DEMO_SECRET,
                 ],
                 cwd=ROOT,
                 env=env,
