@@ -43,18 +43,14 @@ from urllib.parse import urlsplit, urlunsplit
 REPO = Path(__file__).resolve().parent.parent
 if sys.path and Path(sys.path[0]).resolve() == REPO / "bench":
     sys.path[0] = str(REPO)
-HOST = "127.0.0.1"
+
+from bench.chaos import HOST, free_port  # noqa: E402
+
 UPSTREAM_ID = "1000001"
 PAGE_SIZE = 500
 TARGET_RATIO = 3.0
 PG_DATABASE = "pw_bench_api"
 BATCH = 10_000
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 def database_url(backend: str, tmp: Path, pg_url: str) -> str:
@@ -63,7 +59,12 @@ def database_url(backend: str, tmp: Path, pg_url: str) -> str:
     return urlunsplit(urlsplit(pg_url)._replace(path=f"/{PG_DATABASE}"))
 
 
-def recreate_pg_database(pg_url: str) -> None:
+def last_page(rows: int) -> int:
+    return -(-rows // PAGE_SIZE)
+
+
+def pg_admin(pg_url: str, *statements: str) -> None:
+    """Run statements on the PostgreSQL server of `pg_url`, outside a transaction (CREATE/DROP DATABASE)."""
     import psycopg
 
     parts = urlsplit(pg_url)
@@ -75,23 +76,16 @@ def recreate_pg_database(pg_url: str) -> None:
         dbname=(parts.path or "/postgres").lstrip("/") or "postgres",
         autocommit=True,
     ) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {PG_DATABASE}")
-        conn.execute(f"CREATE DATABASE {PG_DATABASE}")
+        for statement in statements:
+            conn.execute(statement)
+
+
+def recreate_pg_database(pg_url: str) -> None:
+    pg_admin(pg_url, f"DROP DATABASE IF EXISTS {PG_DATABASE}", f"CREATE DATABASE {PG_DATABASE}")
 
 
 def drop_pg_database(pg_url: str) -> None:
-    import psycopg
-
-    parts = urlsplit(pg_url)
-    with psycopg.connect(
-        host=parts.hostname,
-        port=parts.port or 5432,
-        user=parts.username,
-        password=parts.password,
-        dbname=(parts.path or "/postgres").lstrip("/") or "postgres",
-        autocommit=True,
-    ) as conn:
-        conn.execute(f"DROP DATABASE IF EXISTS {PG_DATABASE}")
+    pg_admin(pg_url, f"DROP DATABASE IF EXISTS {PG_DATABASE}")
 
 
 def load(rows: int) -> dict:
@@ -155,7 +149,7 @@ def query_timings(petition_pk: int, rows: int, repeat: int) -> dict:
     from petition_widget.models import Petition
 
     petition = Petition.objects.get(pk=petition_pk)
-    last = -(-rows // PAGE_SIZE)
+    last = last_page(rows)
     pages = {"page 1": 1, f"page {max(1, last // 2):,}": max(1, last // 2), f"page {last:,}": last}
     result: dict = {"queries": {}, "plans": {}}
     for name, page in pages.items():
@@ -208,7 +202,7 @@ def wait_for(port: int, log: Path, seconds: float = 30) -> None:
 
 def measure(port: int, rows: int, requests: int) -> dict[str, list[float]]:
     base = f"/api/v1/petitions/{UPSTREAM_ID}/signatures"
-    last = -(-rows // PAGE_SIZE)
+    last = last_page(rows)
     middle = max(1, last // 2)
     endpoints = {
         "page 1": (f"{base}?page_size={PAGE_SIZE}&page=1", PAGE_SIZE),
@@ -274,7 +268,7 @@ def run_backend(backend: str, rows: int, requests: int, pg_url: str, keep: bool)
         name: {"median_ms": statistics.median(values), "p90_ms": statistics.quantiles(values, n=10)[-1]}
         for name, values in times.items()
     }
-    last = f"page {-(-rows // PAGE_SIZE):,}"
+    last = f"page {last_page(rows):,}"
     return {
         "backend": backend,
         "rows": rows,

@@ -281,6 +281,18 @@ def free_port() -> int:
         return sock.getsockname()[1]
 
 
+def stop_processes(processes: list[subprocess.Popen], timeout: float = 30) -> None:
+    """SIGTERM every process still running, then wait for each; one that does not stop in time is killed."""
+    for process in processes:
+        if process.poll() is None:
+            process.terminate()
+    for process in processes:
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+
+
 def wait_http(url: str, process: subprocess.Popen, what: str, seconds: float = 60) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -430,14 +442,7 @@ def main() -> None:
         connections.close_all()
         sys.exit(0 if result.ok else 1)
     finally:
-        for process in processes:
-            if process.poll() is None:
-                process.terminate()
-        for process in processes:
-            try:
-                process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                process.kill()
+        stop_processes(processes)
         for out in logs:
             out.close()
         shutil.rmtree(tmp, ignore_errors=True)

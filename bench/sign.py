@@ -66,8 +66,10 @@ REPO = Path(__file__).resolve().parent.parent
 # support modules import as bench.settings, bench.urls and bench.views.
 if sys.path and Path(sys.path[0]).resolve() == REPO / "bench":
     sys.path[0] = str(REPO)
+
+from bench.chaos import HOST, Emulator, free_port, stop_processes, wait_http  # noqa: E402
+
 LUA_SCRIPT = Path(__file__).resolve().parent / "sign_post.lua"
-HOST = "127.0.0.1"
 SLUG = "bring-back-the-trees"
 NEXT_URL = "/posts/bring-back-the-trees/"
 TARGET_RATIO = 0.70
@@ -219,12 +221,6 @@ def aged_form_token(slug: str) -> str:
 
 
 # --- the server -----------------------------------------------------------------------------------
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
 
 
 def prepare_environment(tmp: Path, port: int, cache_url: str = "") -> dict[str, str]:
@@ -646,7 +642,6 @@ def run_upstream_phase(bench: Bench, client, args, tmp: Path, env: dict[str, str
     answers. A ``forward_signatures`` worker runs the whole time with the default settings (rate limit
     included), relaying to the emulator when it is up and retrying with backoff while it is down.
     """
-    import requests
     from django.db import connections
 
     from petition_widget.petitions import add_petition
@@ -663,22 +658,10 @@ def run_upstream_phase(bench: Bench, client, args, tmp: Path, env: dict[str, str
         stderr=subprocess.STDOUT,
     )
     worker = None
-
-    def control(method: str, path: str, **kwargs) -> dict:
-        response = requests.request(method, f"{emulator_url}/_emulator/{path}", timeout=10, **kwargs)
-        response.raise_for_status()
-        return response.json()
+    control = Emulator(emulator_url).control
 
     try:
-        deadline = time.monotonic() + 30
-        while True:
-            try:
-                control("GET", "stats")
-                break
-            except requests.RequestException:
-                if time.monotonic() > deadline or emulator.poll() is not None:
-                    raise SystemExit("the upstream emulator did not start") from None
-                time.sleep(0.2)
+        wait_http(f"{emulator_url}/_emulator/stats", emulator, "the upstream emulator", seconds=30)
         add_petition("changeorg", FORWARD_PETITION, slug=FORWARD_SLUG)
         connections.close_all()
         worker = subprocess.Popen(
@@ -718,13 +701,7 @@ def run_upstream_phase(bench: Bench, client, args, tmp: Path, env: dict[str, str
             )
         return results, counts
     finally:
-        for process in (worker, emulator):
-            if process is not None and process.poll() is None:
-                process.send_signal(signal.SIGTERM)
-                try:
-                    process.wait(timeout=30)
-                except subprocess.TimeoutExpired:
-                    process.kill()
+        stop_processes([process for process in (worker, emulator) if process is not None])
         for log in logs:
             log.close()
 
