@@ -1,5 +1,6 @@
 import csv
 import logging
+from contextlib import contextmanager
 from datetime import datetime, timedelta
 
 from django import forms
@@ -331,9 +332,17 @@ class PetitionAdmin(admin.ModelAdmin):
 class RecountSignaturesMixin:
     """Keeps the petitions' signature counters right after admins edit, delete or act on signatures.
 
-    A counter only moves by itself when a signature is inserted; hiding, cancelling or deleting one here
-    recounts the petitions concerned (one UPDATE each).
+    A counter only moves by itself when a signature is inserted or confirmed; editing, deleting, cancelling
+    or marking one as spam here recounts the petitions concerned (one UPDATE each).
     """
+
+    @staticmethod
+    @contextmanager
+    def recounting(queryset):
+        """Recount, after the block, the petitions of the signatures in `queryset` as they were before it."""
+        petition_ids = set(queryset.values_list("petition_id", flat=True))
+        yield
+        recount_signatures(petition_ids)
 
     def save_model(self, request, obj, form, change):
         before = type(obj).objects.filter(pk=obj.pk).values_list("petition_id", flat=True).first() if change else None
@@ -346,19 +355,8 @@ class RecountSignaturesMixin:
         recount_signatures([petition_id])
 
     def delete_queryset(self, request, queryset):
-        petition_ids = set(queryset.values_list("petition_id", flat=True))
-        super().delete_queryset(request, queryset)
-        recount_signatures(petition_ids)
-
-    def response_action(self, request, queryset):
-        if request.POST.get("select_across") == "1":
-            affected = queryset
-        else:
-            affected = queryset.filter(pk__in=request.POST.getlist(ACTION_CHECKBOX_NAME))
-        petition_ids = set(affected.values_list("petition_id", flat=True))
-        response = super().response_action(request, queryset)
-        recount_signatures(petition_ids)
-        return response
+        with self.recounting(queryset):
+            super().delete_queryset(request, queryset)
 
 
 class ForwardAttemptInline(admin.TabularInline):
@@ -636,9 +634,11 @@ class SignatureAdmin(RecountSignaturesMixin, admin.ModelAdmin):
     def cancel_forwarding(self, request, queryset):
         """Stop forwarding the selected pending, held or failed signatures; sent ones are never touched."""
         selected = queryset.count()
-        cancelled = queryset.filter(state__in=CANCELLABLE_STATES).update(
-            state=ForwardingState.CANCELLED, next_attempt_at=None, finished_at=timezone.now()
-        )
+        cancellable = queryset.filter(state__in=CANCELLABLE_STATES)
+        with self.recounting(cancellable):
+            cancelled = cancellable.update(
+                state=ForwardingState.CANCELLED, next_attempt_at=None, finished_at=timezone.now()
+            )
         message = ngettext(
             "%(count)d signature cancelled: it will not be forwarded and no longer counts.",
             "%(count)d signatures cancelled: they will not be forwarded and no longer count.",
@@ -664,9 +664,10 @@ class SignatureAdmin(RecountSignaturesMixin, admin.ModelAdmin):
         selected = queryset.count()
         eligible = queryset.exclude(in_flight(now)).exclude(state=ForwardingState.SPAM)
         already_sent = eligible.filter(state=ForwardingState.SENT).count()
-        marked = eligible.update(
-            state=ForwardingState.SPAM, next_attempt_at=None, lease_expires_at=None, leased_by="", finished_at=now
-        )
+        with self.recounting(eligible):
+            marked = eligible.update(
+                state=ForwardingState.SPAM, next_attempt_at=None, lease_expires_at=None, leased_by="", finished_at=now
+            )
         message = ngettext(
             "%(count)d signature marked as spam: it will never be forwarded, no longer counts and is not listed.",
             "%(count)d signatures marked as spam: they will never be forwarded, no longer count and are not listed.",
