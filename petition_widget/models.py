@@ -287,6 +287,8 @@ def count_new_signature(signature: Signature) -> None:
     Plain parametrised SQL: this runs on every sign POST, inside the write lock, and the ORM's
     compilation of the same UPDATE costs several times its execution.
     """
+    if not is_counted(signature):
+        return  # awaiting confirmation: counted once confirmed
     connection = connections[signature._state.db or "default"]
     quote = connection.ops.quote_name
     with connection.cursor() as cursor:
@@ -294,7 +296,7 @@ def count_new_signature(signature: Signature) -> None:
             f"UPDATE {quote(Petition._meta.db_table)} SET {quote('local_signature_count')} = "
             f"{quote('local_signature_count')} + %s, {quote('public_signature_count')} = "
             f"{quote('public_signature_count')} + %s WHERE {quote('id')} = %s",
-            [int(is_counted(signature)), int(is_public(signature)), signature.petition_id],
+            [1, int(is_public(signature)), signature.petition_id],
         )
 
 

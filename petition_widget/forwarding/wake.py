@@ -101,11 +101,15 @@ def wake_forwarding(signature_id: int) -> None:
         logger.warning("could not enqueue the forwarding of signature %s", signature_id, exc_info=True)
 
 
-def on_signature_stored(signature_id: int, using: str | None = None) -> None:
-    """Call inside the transaction that stores a signature: wakes forwarding once it is committed."""
-    if app_settings.WAKE_TASK == "off":
+def on_signature_stored(signature_id: int) -> None:
+    """Call inside the transaction that stores a signature: wakes forwarding once it is committed.
+
+    Nothing is registered when there is nothing to enqueue on (``wake_task`` is cached): the sign path's
+    usual case.
+    """
+    if wake_task() is None:
         return
-    transaction.on_commit(functools.partial(wake_forwarding, signature_id), using=using)
+    transaction.on_commit(functools.partial(wake_forwarding, signature_id))
 
 
 def _settings_changed(*, setting: str, **kwargs: Any) -> None:
