@@ -22,8 +22,9 @@ from __future__ import annotations
 
 import ipaddress
 import logging
+import random
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
@@ -184,12 +185,12 @@ class ProtectionForm(forms.Form):
     def captcha(self) -> forms.BoundField | None:
         return self[CAPTCHA_FIELD] if CAPTCHA_FIELD in self.fields else None
 
-    def refusal(self, *, now: float | None = None) -> Refusal | None:
+    def refusal(self) -> Refusal | None:
         """The first check the posted data fails (honeypot, token, captcha), or ``None``."""
         if self.data.get(HONEYPOT_FIELD, "").strip():
             return HONEYPOT
         if app_settings.SIGN_MIN_SECONDS:
-            refusal = check_form_token(self.data.get(TOKEN_FIELD, ""), self.petition, now=now)
+            refusal = check_form_token(self.data.get(TOKEN_FIELD, ""), self.petition)
             if refusal is not None:
                 return refusal
         # Only now the captcha: it may be good for one check only (django-altcha refuses a replay).
@@ -274,14 +275,18 @@ class RateLimited(Exception):
         self.refusal = refusal
 
 
+# The jitter of a refusal's Retry-After; one generator for the process rather than one seeded per request.
+_RANDOM = random.Random()
+
+
 def ip_limiter() -> RateLimiter:
     """The limiter of signatures per client address an hour."""
-    return RateLimiter(app_settings.RATE_LIMIT_CACHE, window=HOUR, resolution=IP_RESOLUTION)
+    return RateLimiter(app_settings.RATE_LIMIT_CACHE, window=HOUR, resolution=IP_RESOLUTION, rng=_RANDOM)
 
 
 def petition_limiter() -> RateLimiter:
     """The limiter of signatures per petition a minute."""
-    return RateLimiter(app_settings.RATE_LIMIT_CACHE, window=MINUTE, resolution=PETITION_RESOLUTION)
+    return RateLimiter(app_settings.RATE_LIMIT_CACHE, window=MINUTE, resolution=PETITION_RESOLUTION, rng=_RANDOM)
 
 
 def ip_key(ip_hash: str) -> str:
@@ -310,9 +315,12 @@ class Reservation:
                 logger.warning("could not give back a signing rate-limit slot", exc_info=True)
 
 
-def _take(reservation: Reservation, limiter: RateLimiter, key: str, limit: int, refusal: Refusal) -> None:
+def _take(
+    reservation: Reservation, make_limiter: Callable[[], RateLimiter], key: str, limit: int, refusal: Refusal
+) -> None:
     if limit <= 0:
         return
+    limiter = make_limiter()
     try:
         slot, wait = limiter.take(key, limit)
     except Exception:
@@ -335,10 +343,10 @@ def reserve_signature(petition: Petition, ip_hash: str) -> Iterator[Reservation]
     """
     reservation = Reservation()
     if ip_hash:
-        _take(reservation, ip_limiter(), ip_key(ip_hash), app_settings.SIGN_LIMIT_PER_IP, LIMIT_PER_IP)
+        _take(reservation, ip_limiter, ip_key(ip_hash), app_settings.SIGN_LIMIT_PER_IP, LIMIT_PER_IP)
     _take(
         reservation,
-        petition_limiter(),
+        petition_limiter,
         petition_key(petition),
         app_settings.SIGN_LIMIT_PER_PETITION,
         LIMIT_PER_PETITION,
