@@ -25,7 +25,7 @@ from django_countries import countries
 from .conf import app_settings
 from .confirmation import send_confirmation
 from .exceptions import PetitionWidgetError
-from .forwarding.outbox import resume_petitions
+from .forwarding.outbox import pending_due, resume_petitions
 from .models import (
     ApiKey,
     AttemptOutcome,
@@ -478,7 +478,7 @@ def backlog_counts(now: datetime) -> dict[str, Count]:
     """Aggregates that split signatures in BACKLOG_STATES by what they wait for."""
     pending = Q(state=ForwardingState.PENDING)
     return {
-        "due_now": Count("pk", filter=pending & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))),
+        "due_now": Count("pk", filter=pending_due(now)),
         "scheduled": Count("pk", filter=pending & Q(next_attempt_at__gt=now)),
         "sending": Count("pk", filter=Q(state=ForwardingState.SENDING)),
         "held": Count("pk", filter=Q(state=ForwardingState.HELD)),
@@ -796,7 +796,13 @@ class SignatureAdmin(RecountSignaturesMixin, admin.ModelAdmin):
             raise PermissionDenied
         now = timezone.now()
         counts = backlog_counts(now)
-        totals = Signature.objects.filter(state__in=BACKLOG_STATES).aggregate(**counts)
+        per_petition = list(
+            Signature.objects.filter(state__in=BACKLOG_STATES)
+            .order_by()
+            .values("petition")
+            .annotate(total=Count("pk"), **counts)
+        )
+        totals = {key: sum(row[key] for row in per_petition) for key in counts}
         pending, labels = ForwardingState.PENDING, dict(ForwardingState.choices)
         backlog = [
             {"key": "due_now", "label": _("Pending, due now"), "state": pending},
@@ -824,12 +830,6 @@ class SignatureAdmin(RecountSignaturesMixin, admin.ModelAdmin):
             oldest.age = timesince(oldest.created_at, now)
             oldest.url = reverse("admin:petition_widget_signature_change", args=[oldest.pk])
 
-        per_petition = list(
-            Signature.objects.filter(state__in=BACKLOG_STATES)
-            .order_by()
-            .values("petition")
-            .annotate(total=Count("pk"), **counts)
-        )
         petitions = Petition.objects.only("title", "slug", "forwarding_paused_at").in_bulk(
             [row["petition"] for row in per_petition]
         )

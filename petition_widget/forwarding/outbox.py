@@ -32,10 +32,15 @@ PAUSE_REASON_LENGTH = 500
 PETITION_TEXTS = ("overview", "letter_body", "targets", "raw")
 
 
+def pending_due(now: datetime) -> Q:
+    """Pending signatures whose (next) attempt is due at ``now``."""
+    return Q(state=ForwardingState.PENDING) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+
+
 def due_filter(now: datetime) -> Q:
     """Signatures a worker may claim at ``now``: pending and due, or sending under an expired lease,
     on a petition whose forwarding is not paused."""
-    waiting = Q(state=ForwardingState.PENDING) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
+    waiting = pending_due(now)
     abandoned = Q(state=ForwardingState.SENDING, lease_expires_at__lt=now)
     return (waiting | abandoned) & Q(petition__forwarding_paused_at__isnull=True)
 
@@ -117,9 +122,14 @@ def claim_one(
     return Signature.objects.select_related("petition").filter(pk=signature_id, leased_by=worker_id).first()
 
 
+def leased_to(worker_id: str, ids: Iterable[int]) -> QuerySet[Signature]:
+    """The rows among ``ids`` whose lease ``worker_id`` holds."""
+    return Signature.objects.filter(pk__in=ids, state=ForwardingState.SENDING, leased_by=worker_id)
+
+
 def holds(signature: Signature, worker_id: str) -> QuerySet[Signature]:
     """The signature's row, only while ``worker_id`` holds its lease."""
-    return Signature.objects.filter(pk=signature.pk, state=ForwardingState.SENDING, leased_by=worker_id)
+    return leased_to(worker_id, [signature.pk])
 
 
 def renew_lease(signature: Signature, worker_id: str, *, lease_seconds: float, now: datetime | None = None) -> bool:
@@ -137,9 +147,7 @@ def release(signatures: Iterable[Signature], worker_id: str) -> int:
     if not ids:
         return 0
     with transaction.atomic():
-        released = Signature.objects.filter(pk__in=ids, state=ForwardingState.SENDING, leased_by=worker_id).update(
-            state=ForwardingState.PENDING, lease_expires_at=None, leased_by=""
-        )
+        released = leased_to(worker_id, ids).update(state=ForwardingState.PENDING, lease_expires_at=None, leased_by="")
     if released:
         logger.info("worker %s released %s signature(s) unsent", worker_id, released)
     return released
@@ -193,11 +201,7 @@ def record_many(tries: Sequence[Try], *, worker_id: str, now: datetime | None = 
         groups.setdefault(key, []).append(attempt)
     ids = [attempt.signature.pk for attempt in tries]
     with transaction.atomic():
-        held = set(
-            Signature.objects.filter(pk__in=ids, state=ForwardingState.SENDING, leased_by=worker_id).values_list(
-                "pk", flat=True
-            )
-        )
+        held = set(leased_to(worker_id, ids).values_list("pk", flat=True))
         for (state, spent, retry_at, error), group in groups.items():
             changes = {
                 "state": state,
@@ -215,9 +219,7 @@ def record_many(tries: Sequence[Try], *, worker_id: str, now: datetime | None = 
                 changes["finished_at"] = now
             mine = [attempt.signature.pk for attempt in group if attempt.signature.pk in held]
             if mine:
-                Signature.objects.filter(pk__in=mine, state=ForwardingState.SENDING, leased_by=worker_id).update(
-                    **changes
-                )
+                leased_to(worker_id, mine).update(**changes)
         ForwardAttempt.objects.bulk_create(
             [
                 ForwardAttempt(
