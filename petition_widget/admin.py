@@ -28,7 +28,6 @@ from .exceptions import PetitionWidgetError
 from .forwarding.outbox import pending_due, resume_petitions
 from .models import (
     ApiKey,
-    AttemptOutcome,
     ForwardAttempt,
     ForwardingState,
     Petition,
@@ -38,6 +37,7 @@ from .models import (
 )
 from .petitions import add_petition, request_auth_key, sync_petition
 from .privacy import UNSENT_STATES, erase_signers, in_flight
+from .providers.base import SUCCESSFUL_OUTCOMES
 
 logger = logging.getLogger(__name__)
 
@@ -425,7 +425,6 @@ CANCELLABLE_STATES = (ForwardingState.PENDING, ForwardingState.HELD, ForwardingS
 # upstream); unconfirmed ones wait on their signers.
 WAITING_STATES = (ForwardingState.PENDING, ForwardingState.SENDING, ForwardingState.HELD)
 BACKLOG_STATES = (*WAITING_STATES, ForwardingState.UNCONFIRMED)
-SUCCESSFUL_OUTCOMES = (AttemptOutcome.SENT, AttemptOutcome.DUPLICATE)
 FAILURE_WINDOW = timedelta(hours=1)
 
 EXPORT_COLUMNS = (

@@ -73,8 +73,9 @@ def find_signature(token: str, queryset=None):
 
 
 def confirmation_url(signature) -> str:
-    path = reverse("petition_widget:confirm", kwargs={"token": make_token(signature)})
-    return app_settings.SITE_URL.rstrip("/") + path
+    from .petitions import absolute_url
+
+    return absolute_url(reverse("petition_widget:confirm", kwargs={"token": make_token(signature)}))
 
 
 def send_confirmation(signature_id: int) -> bool:

@@ -38,7 +38,9 @@ def check_callback_token(petition: Petition, token: str) -> bool:
 def absolute_url(path: str) -> str:
     site_url = app_settings.SITE_URL
     if not site_url:
-        raise ConfigurationError("PETITION_WIDGET['SITE_URL'] is needed to build the auth key's source URL.")
+        raise ConfigurationError(
+            "PETITION_WIDGET['SITE_URL'] is needed to build absolute URLs (auth key source, confirmation links)."
+        )
     return site_url.rstrip("/") + path
 
 

@@ -19,6 +19,7 @@ from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
 from .conf import app_settings
+from .confirmation import expiry
 from .models import FINAL_STATES, ForwardingState, Signature, recount_signatures
 
 # The normalised e-mail of an erased signature: unique per row (the one-signature-per-address constraint
@@ -115,7 +116,7 @@ def erase_signers(queryset: QuerySet, *, now: datetime | None = None) -> Erasure
 
 def expired_unconfirmed(*, now: datetime | None = None) -> QuerySet:
     """Signatures whose confirmation link has expired (counted from the last e-mail, or from signing)."""
-    cutoff = (now or timezone.now()) - timedelta(hours=app_settings.CONFIRMATION_EXPIRY_HOURS)
+    cutoff = (now or timezone.now()) - expiry()
     return Signature.objects.filter(state=ForwardingState.UNCONFIRMED).filter(
         Q(confirmation_sent_at__lt=cutoff) | Q(confirmation_sent_at__isnull=True, created_at__lt=cutoff)
     )

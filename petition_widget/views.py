@@ -20,11 +20,21 @@ from .conf import app_settings
 from .forms import SignatureForm, form_class_for
 from .models import ForwardingState, Petition, Provider, Signature
 from .petitions import check_callback_token, record_auth_key_change
+from .providers.changeorg import GRANT_STATUSES
 
 logger = logging.getLogger(__name__)
 
 SIGNED_PARAM = "petition_signed"
 CLOSED_MESSAGE = _("This petition is closed and no longer accepts signatures.")
+
+
+def body_too_large(request: HttpRequest) -> bool:
+    """Whether a request announces a body over ``MAX_REQUEST_BYTES`` (checked before anything parses it)."""
+    try:
+        length = int(request.META.get("CONTENT_LENGTH") or 0)
+    except ValueError:
+        length = 0
+    return length > app_settings.MAX_REQUEST_BYTES
 
 
 def without_signed_param(url: str) -> str:
@@ -126,11 +136,7 @@ class SignView(TemplateResponseMixin, View):
         return self.render_form()
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        try:
-            length = int(request.META.get("CONTENT_LENGTH") or 0)
-        except ValueError:
-            length = 0
-        if length > app_settings.MAX_REQUEST_BYTES:
+        if body_too_large(request):
             return HttpResponse(_("The form you sent is too large."), status=413, content_type="text/plain")
 
         next_url = request.POST.get("next", "")
@@ -211,7 +217,7 @@ class AuthKeyCallbackView(View):
     """
 
     http_method_names = ["post"]
-    statuses = ("granted", "denied", "revoked")
+    statuses = GRANT_STATUSES
 
     def post(self, request: HttpRequest, slug: str, token: str) -> HttpResponse:
         petition = Petition.objects.filter(slug=slug, provider=Provider.CHANGEORG).first()

@@ -7,7 +7,7 @@ The answers themselves are built by the plain functions below from ``values_list
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+from datetime import datetime
 from typing import Any
 
 from django.utils import translation
@@ -30,9 +30,7 @@ SIGNATURE_COLUMNS = ("first_name", "last_name", "city", "state_province", "count
 
 def iso_utc(value: datetime | None) -> str | None:
     """ISO-8601 in UTC with a ``Z``, to the second, as Change.org wrote its times."""
-    if value is None:
-        return None
-    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return None if value is None else changeorg.utc_timestamp(value)
 
 
 def signature_items(rows: Any) -> list[dict[str, str]]:

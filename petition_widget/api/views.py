@@ -29,10 +29,9 @@ from rest_framework.response import Response
 from rest_framework.views import APIView
 
 from .. import __version__
-from ..conf import app_settings
 from ..forms import SignatureForm, form_class_for
 from ..models import Petition, Signature
-from ..views import CLOSED_MESSAGE
+from ..views import CLOSED_MESSAGE, body_too_large
 from .auth import ApiKeyAuthentication, HasApiKeyOrReadOnly, origin_allowed_by_any_key, request_origin
 from .errors import NOT_FOUND_MESSAGE, Refused, failure_exception_handler, flatten_messages
 from .serializers import (
@@ -122,11 +121,7 @@ class PublicApiView(APIView):
         if request.method.lower() not in self.http_method_names:
             raise exceptions.MethodNotAllowed(request.method)
         if request.method == "POST":
-            try:
-                length = int(request.META.get("CONTENT_LENGTH") or 0)
-            except ValueError:
-                length = 0
-            if length > app_settings.MAX_REQUEST_BYTES:
+            if body_too_large(request):
                 raise Refused("The request body is too large.", status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
         super().initial(request, *args, **kwargs)
 
@@ -241,7 +236,7 @@ class SignatureListView(PublicApiView):
         form_class = form_class_for(petition)
         form = form_class(form_data(request.data, form_class), petition=petition)
         if not form.is_valid():
-            raise Refused(form_messages(form))
+            raise Refused(flatten_messages(form.errors))
         signature = form.save()
         if signature is None:
             raise Refused(DUPLICATE_MESSAGE)
@@ -394,12 +389,3 @@ def form_data(data: Any, form_class: type[SignatureForm]) -> dict[str, str]:
     if not values:
         raise Refused(NO_DATA_MESSAGE)
     return values
-
-
-def form_messages(form: SignatureForm) -> list[str]:
-    """One message per problem, each prefixed by the parameter it concerns."""
-    return [
-        str(message) if name == "__all__" else f"{name}: {message}"
-        for name, messages in form.errors.items()
-        for message in messages
-    ]

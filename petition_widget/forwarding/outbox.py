@@ -28,7 +28,7 @@ from .retry import Decision
 
 logger = logging.getLogger(__name__)
 
-PAUSE_REASON_LENGTH = 500
+PAUSE_REASON_LENGTH = Petition._meta.get_field("forwarding_paused_reason").max_length
 PETITION_TEXTS = ("overview", "letter_body", "targets", "raw")
 
 

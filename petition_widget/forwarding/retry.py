@@ -12,7 +12,7 @@ from datetime import datetime, timedelta
 
 from ..conf import app_settings
 from ..models import ForwardingState
-from ..providers.base import Outcome, SubmitResult
+from ..providers.base import SUCCESSFUL_OUTCOMES, Outcome, SubmitResult
 
 # An upstream asking for more than this is believed only up to it: a broken header must not park a
 # signature for years.
@@ -91,7 +91,7 @@ class RetryPolicy:
     def decide(self, result: SubmitResult, *, attempts: int, now: datetime) -> Decision:
         """The next step for a signature that had spent ``attempts`` tries before this one."""
         outcome = result.outcome
-        if outcome in (Outcome.SENT, Outcome.DUPLICATE):
+        if outcome in SUCCESSFUL_OUTCOMES:
             return Decision(ForwardingState.SENT, attempts + 1)
         if outcome == Outcome.REJECTED:
             return Decision(ForwardingState.REJECTED, attempts + 1, error=result.detail)

@@ -49,6 +49,18 @@ class Outcome(enum.StrEnum):
     HELD = "held"  # our credentials or configuration are wrong; the petition waits for an admin
 
 
+# The outcomes after which a signature counts as delivered.
+SUCCESSFUL_OUTCOMES = frozenset({Outcome.SENT, Outcome.DUPLICATE})
+
+
+def int_or_none(value: Any) -> int | None:
+    """An upstream's number field as an int; ``None`` when absent or not a number."""
+    try:
+        return int(value) if value is not None and value != "" else None
+    except (TypeError, ValueError):
+        return None
+
+
 @dataclass(frozen=True)
 class SubmitResult:
     """The classified answer to one submission; ``detail`` is short and holds no secret."""
@@ -344,7 +356,7 @@ class BaseProvider:
             result = self.classify(None, exc)
         else:
             result = self.classify(answer)
-        log = logger.info if result.outcome in (Outcome.SENT, Outcome.DUPLICATE) else logger.warning
+        log = logger.info if result.outcome in SUCCESSFUL_OUTCOMES else logger.warning
         log(
             "%s signature %s on petition %s: %s (HTTP %s)",
             self.label,

@@ -20,6 +20,7 @@ from .base import (
     PetitionData,
     Request,
     SubmitResult,
+    int_or_none,
     shorten,
 )
 
@@ -73,13 +74,6 @@ def parse_moment(value: Any) -> datetime | None:
     except ValueError:
         return None
     return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
-
-
-def _int_or_none(value: Any) -> int | None:
-    try:
-        return int(value) if value is not None and value != "" else None
-    except (TypeError, ValueError):
-        return None
 
 
 class ChangeOrgProvider(BaseProvider):
@@ -164,8 +158,8 @@ class ChangeOrgProvider(BaseProvider):
             letter_body=data.get("letter_body") or "",
             url=data.get("url") or "",
             status=status,
-            goal=_int_or_none(data.get("goal")),
-            signature_count=_int_or_none(data.get("signature_count")) or 0,
+            goal=int_or_none(data.get("goal")),
+            signature_count=int_or_none(data.get("signature_count")) or 0,
             image_url=data.get("image_url") or "",
             category=data.get("category") or "",
             targets=list(data.get("targets") or []),

@@ -22,7 +22,7 @@ from ..exceptions import (
     UpstreamRefused,
     UpstreamUnavailable,
 )
-from .base import Answer, BaseProvider, Outcome, PetitionData, Request, SubmitResult, shorten
+from .base import Answer, BaseProvider, Outcome, PetitionData, Request, SubmitResult, int_or_none, shorten
 
 if TYPE_CHECKING:
     from ..models import Signature
@@ -83,13 +83,6 @@ def _from_unix(value: Any) -> datetime | None:
     return datetime.fromtimestamp(seconds, tz=UTC)
 
 
-def _int_or_none(value: Any) -> int | None:
-    try:
-        return int(value) if value is not None and value != "" else None
-    except (TypeError, ValueError):
-        return None
-
-
 class WeThePeopleProvider(BaseProvider):
     """Reads petitions from and posts signatures to We the People v1."""
 
@@ -145,8 +138,8 @@ class WeThePeopleProvider(BaseProvider):
             overview=item.get("body") or "",
             url=item.get("url") or "",
             status=status,
-            goal=_int_or_none(item.get("signatureThreshold")),
-            signature_count=_int_or_none(item.get("signatureCount")) or 0,
+            goal=int_or_none(item.get("signatureThreshold")),
+            signature_count=int_or_none(item.get("signatureCount")) or 0,
             category=", ".join(issues),
             upstream_created_at=_from_unix(item.get("created")),
             end_at=_from_unix(item.get("deadline")),
