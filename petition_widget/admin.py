@@ -254,7 +254,7 @@ class PetitionAdmin(admin.ModelAdmin):
 
     @admin.display(description=_("forwarding"))
     def forwarding(self, obj: Petition) -> str:
-        if obj.forwarding_paused_at is None:
+        if not obj.forwarding_paused:
             return _("running")
         return _("paused: %(reason)s") % {"reason": obj.forwarding_paused_reason}
 

@@ -156,11 +156,6 @@ class PetitionIdField(serializers.Field):
     pass
 
 
-class TargetOut(serializers.Serializer):
-    name = serializers.CharField()
-    type = serializers.CharField()
-
-
 class PetitionOut(serializers.Serializer):
     petition_id = PetitionIdField()
     title = serializers.CharField()

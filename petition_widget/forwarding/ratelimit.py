@@ -36,8 +36,8 @@ from ..conf import DEFAULTS, app_settings
 logger = logging.getLogger(__name__)
 
 WINDOW_SECONDS = 60
-# The counters read for one decision: the current second, the 60 before it and one after (clock skew).
-_PAST = WINDOW_SECONDS
+# The counters read for one decision: the current step, the window's steps before it and one after
+# (clock skew).
 _AHEAD = 1
 # Counters outlive every window that can read them, with room for a slow reader.
 BUCKET_TTL = 5 * WINDOW_SECONDS

@@ -51,9 +51,9 @@ def default_worker_id() -> str:
     return f"{socket.gethostname()[:40]}-{os.getpid()}-{secrets.token_hex(3)}"
 
 
-def http_budget(timeout: Any = None) -> float:
+def http_budget() -> float:
     """The longest one upstream request can take under the ``HTTP_TIMEOUT`` setting, plus a margin."""
-    timeout = app_settings.HTTP_TIMEOUT if timeout is None else timeout
+    timeout = app_settings.HTTP_TIMEOUT
     if isinstance(timeout, list | tuple):
         total = float(sum(timeout))
     else:
@@ -164,9 +164,10 @@ class Forwarder:
             self.paused[signature.petition_id] = time.monotonic()
         return outbox.Try(signature, result, decision, started_at, duration)
 
-    def forward(self, signature: Signature, *, wait_for_slot: bool = True) -> str:
-        """Send one claimed signature and record the outcome at once; the new state, or ``"released"``."""
-        sent = self.send(signature, wait_for_slot=wait_for_slot)
+    def forward(self, signature: Signature) -> str:
+        """Send one claimed signature without waiting for a rate-limit slot, and record the outcome at once;
+        the new state, or ``"released"`` (the wake-up task's way: the sweeping worker takes what it leaves)."""
+        sent = self.send(signature, wait_for_slot=False)
         if sent is None:
             return "released"
         record_tries([sent], self.worker_id)
@@ -437,6 +438,6 @@ def forward_now(signature_id: int) -> str:
         worker_id=worker_id, policy=RetryPolicy.from_settings(), limiter=RateLimiter(), lease_seconds=lease_seconds
     )
     try:
-        return forwarder.forward(signature, wait_for_slot=False)
+        return forwarder.forward(signature)
     finally:
         forwarder.close()

@@ -10,7 +10,7 @@ from contextlib import contextmanager
 from django.core.management.base import BaseCommand, CommandParser
 from django.db import close_old_connections
 
-from petition_widget.forwarding.worker import Worker, WorkerOptions, default_worker_id
+from petition_widget.forwarding.worker import Worker, WorkerOptions
 
 MAX_CONCURRENCY = 64
 MAX_BATCH_SIZE = 1000
@@ -84,7 +84,7 @@ class Command(BaseCommand):
         close_old_connections()
         worker = Worker(
             WorkerOptions.from_settings(
-                worker_id=options["worker_id"] or default_worker_id(),
+                worker_id=options["worker_id"],
                 concurrency=options["concurrency"],
                 batch_size=options["batch_size"],
                 poll_interval=options["poll_interval"],
