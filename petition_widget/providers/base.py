@@ -200,6 +200,12 @@ class BaseProvider:
         self.timeout = timeout
         self.session = self.create_session()
 
+    @classmethod
+    def from_settings(cls) -> BaseProvider:
+        """Hook: a client configured from ``PETITION_WIDGET``; :class:`ConfigurationError` when its
+        credentials are missing."""
+        raise NotImplementedError
+
     def __repr__(self) -> str:
         return f"<{type(self).__name__} {self.api_url}>"
 

@@ -10,7 +10,15 @@ from urllib.parse import quote
 
 from django.utils.dateparse import parse_date, parse_datetime
 
-from ..exceptions import CredentialsRejected, InvalidPetitionReference, PetitionNotFound, UpstreamError, UpstreamRefused
+from ..conf import app_settings
+from ..exceptions import (
+    ConfigurationError,
+    CredentialsRejected,
+    InvalidPetitionReference,
+    PetitionNotFound,
+    UpstreamError,
+    UpstreamRefused,
+)
 from ..rsig import signed_body
 from .base import (
     Answer,
@@ -97,6 +105,20 @@ class ChangeOrgProvider(BaseProvider):
         self.requester_email = requester_email
         self._auth_keys: set[str] = set()
         super().__init__(api_url=api_url, api_key=api_key, timeout=timeout)
+
+    @classmethod
+    def from_settings(cls) -> ChangeOrgProvider:
+        missing = [k for k in ("CHANGEORG_API_KEY", "CHANGEORG_SECRET") if not getattr(app_settings, k)]
+        if missing:
+            raise ConfigurationError(f"Change.org needs {' and '.join(missing)} in PETITION_WIDGET.")
+        return cls(
+            api_url=app_settings.CHANGEORG_API_URL,
+            api_key=app_settings.CHANGEORG_API_KEY,
+            secret=app_settings.CHANGEORG_SECRET,
+            timeout=app_settings.HTTP_TIMEOUT,
+            source_description=app_settings.SOURCE_DESCRIPTION,
+            requester_email=app_settings.REQUESTER_EMAIL,
+        )
 
     def secrets(self) -> tuple[str, ...]:
         return (self.secret, *self._auth_keys)

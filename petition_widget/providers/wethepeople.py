@@ -14,7 +14,9 @@ from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote, urlsplit
 
+from ..conf import app_settings
 from ..exceptions import (
+    ConfigurationError,
     CredentialsRejected,
     InvalidPetitionReference,
     PetitionNotFound,
@@ -88,6 +90,16 @@ class WeThePeopleProvider(BaseProvider):
 
     name: ClassVar[str] = "wethepeople"
     label: ClassVar[str] = "We the People"
+
+    @classmethod
+    def from_settings(cls) -> WeThePeopleProvider:
+        if not app_settings.WETHEPEOPLE_API_KEY:
+            raise ConfigurationError("We the People needs WETHEPEOPLE_API_KEY in PETITION_WIDGET.")
+        return cls(
+            api_url=app_settings.WETHEPEOPLE_API_URL,
+            api_key=app_settings.WETHEPEOPLE_API_KEY,
+            timeout=app_settings.HTTP_TIMEOUT,
+        )
 
     def secrets(self) -> tuple[str, ...]:
         # The API key is the only credential here, and travels in the query string.
