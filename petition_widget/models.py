@@ -57,6 +57,15 @@ class Petition(models.Model):
             "they confirm."
         ),
     )
+    conceal_duplicates = models.BooleanField(
+        _("do not reveal who has signed"),
+        default=False,
+        help_text=_(
+            "For sensitive petitions: a second signature with an address that already signed is answered "
+            "exactly like a new one (with confirmation on, the address is e-mailed instead), so the form cannot "
+            "tell anyone whether an address signed."
+        ),
+    )
 
     # Kept by SignatureForm.save() (an F() update in the insert's transaction) and recount_signatures(),
     # so that the public API answers counts without scanning the signatures table.
@@ -75,6 +84,10 @@ class Petition(models.Model):
     auth_key = models.CharField(_("authorization key"), max_length=64, blank=True, editable=False)
     auth_key_status = models.CharField(_("authorization key status"), max_length=16, blank=True)
     auth_key_source = models.URLField(_("authorization key source"), max_length=500, blank=True)
+    # Part of the callback URL given with the latest key request; a new request makes the old URL worthless.
+    auth_key_callback_nonce = models.CharField(
+        _("authorization key callback nonce"), max_length=32, blank=True, editable=False
+    )
 
     # Set by a forwarding worker when the upstream refuses our credentials for this petition; its
     # signatures wait until an admin resumes forwarding. Written only by targeted updates (see save()).
@@ -374,6 +387,13 @@ def hash_api_key(key: str) -> str:
     return hashlib.sha256(key.encode()).hexdigest()
 
 
+class ApiKeyKind(models.TextChoices):
+    """What an API key is for; it decides where the key may be used from and how much it may post."""
+
+    BROWSER = "browser", _("Browser key (public: used by web pages on its origins)")
+    SERVER = "server", _("Server key (secret: used by a partner's server)")
+
+
 class ApiKey(models.Model):
     """A key with which one site's JavaScript, or one partner, may post signatures through the public API.
 
@@ -381,6 +401,16 @@ class ApiKey(models.Model):
     """
 
     name = models.CharField(_("name"), max_length=100, help_text=_("Who uses this key, e.g. “blog widget”."))
+    kind = models.CharField(
+        _("kind"),
+        max_length=16,
+        choices=ApiKeyKind.choices,
+        default=ApiKeyKind.BROWSER,
+        help_text=_(
+            "A browser key sits in a public page: it works only from its allowed origins, under the signing "
+            "form's limits. A server key must stay secret: it is refused from browsers and has a higher limit."
+        ),
+    )
     key_hash = models.CharField(_("key hash"), max_length=64, unique=True, editable=False)
     prefix = models.CharField(
         _("key prefix"), max_length=API_KEY_PREFIX_LENGTH, editable=False, help_text=_("Tells keys apart.")
