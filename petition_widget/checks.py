@@ -140,6 +140,7 @@ def check_settings(app_configs=None, **kwargs) -> list:
         )
     errors.extend(check_forwarding_settings())
     errors.extend(check_signing_settings())
+    errors.extend(check_shared_state())
     return errors
 
 
@@ -298,4 +299,79 @@ def check_signing_settings() -> list:
     for key in ("IP_HASH_KEY", "CONFIRMATION_FROM_EMAIL", "REVIEWER_GROUP"):
         if not isinstance(getattr(app_settings, key), str):
             errors.append(_setting_error(key, f"must be a string, not {getattr(app_settings, key)!r}.", "E020"))
+    return errors
+
+
+def _cache_backend(alias: str) -> type | None:
+    """The backend class of the cache ``alias``, or ``None`` when it is missing or cannot be imported."""
+    from django.utils.module_loading import import_string
+
+    backend = getattr(settings, "CACHES", {}).get(alias, {}).get("BACKEND", "")
+    try:
+        return import_string(backend) if isinstance(backend, str) and backend else None
+    except ImportError:
+        return None
+
+
+def _process_local(alias: str, *, or_none: bool = False) -> bool:
+    """Whether the cache ``alias`` keeps its state inside one process (``or_none``: or keeps none at all)."""
+    from django.core.cache.backends.dummy import DummyCache
+    from django.core.cache.backends.locmem import LocMemCache
+
+    backend = _cache_backend(alias)
+    return backend is not None and issubclass(backend, (LocMemCache, DummyCache) if or_none else LocMemCache)
+
+
+def captcha_cache_alias() -> str | None:
+    """The cache in which the configured captcha remembers the challenges it has seen, when known."""
+    captcha = app_settings.CAPTCHA_FIELD
+    if isinstance(captcha, str) and captcha.startswith("django_altcha."):
+        return getattr(settings, "ALTCHA_CACHE_ALIAS", "default")
+    return None
+
+
+def check_shared_state() -> list:
+    """E022: abuse protection whose memory lives in one process cannot hold on a site of several processes.
+
+    The rate limits, the form token's single use and a captcha's spent challenges live in a cache. A
+    local-memory cache is one per process: with several web processes a client gets each limit once per
+    process and may replay a token or a captcha once per process. With ``DEBUG`` on (one development server)
+    that is fine; with it off the cache must be shared (Redis, Memcached, or Django's database cache).
+    """
+    if settings.DEBUG:
+        return []
+    errors: list = []
+    limits = app_settings.API_KEY_LIMITS
+    uses_cache = {
+        "SIGN_MIN_SECONDS": app_settings.SIGN_MIN_SECONDS,
+        "SIGN_LIMIT_PER_IP": app_settings.SIGN_LIMIT_PER_IP,
+        "SIGN_LIMIT_PER_PETITION": app_settings.SIGN_LIMIT_PER_PETITION,
+        "API_KEY_LIMITS": any(limits.values()) if isinstance(limits, dict) else False,
+    }
+    on = [key for key, value in uses_cache.items() if value]
+    alias = app_settings.RATE_LIMIT_CACHE
+    if on and isinstance(alias, str) and _process_local(alias):
+        errors.append(
+            _setting_error(
+                "RATE_LIMIT_CACHE",
+                f"names the cache {alias!r}, which lives inside one process, while {', '.join(on)} keep their "
+                "state there: with several web processes each process counts (and remembers spent form tokens) "
+                "on its own.",
+                "E022",
+                hint="Point it at a cache every process shares: Redis (django.core.cache.backends.redis.RedisCache), "
+                "Memcached or django.core.cache.backends.db.DatabaseCache. Silence petition_widget.E022 only if "
+                "the site truly runs in one process.",
+            )
+        )
+    captcha_alias = captcha_cache_alias()
+    if captcha_alias is not None and _process_local(captcha_alias, or_none=True):
+        errors.append(
+            _setting_error(
+                "CAPTCHA_FIELD",
+                f"is a captcha that remembers solved challenges in the cache {captcha_alias!r}, which lives inside "
+                "one process: a solved challenge can be replayed once in every other process.",
+                "E022",
+                hint="Set ALTCHA_CACHE_ALIAS to a cache every process shares (Redis, Memcached or the database cache).",
+            )
+        )
     return errors

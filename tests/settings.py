@@ -15,7 +15,10 @@ os.environ.setdefault("SIGN_LIMIT_PER_IP", "0")
 os.environ.setdefault("SIGN_LIMIT_PER_PETITION", "0")
 
 from example_project.settings import *  # noqa: E402,F403
-from example_project.settings import DATABASES  # noqa: E402
+from example_project.settings import DATABASES, PETITION_WIDGET  # noqa: E402
+
+# The API keys' limits are off too, like the form's (tests that test them turn them on).
+PETITION_WIDGET = {**PETITION_WIDGET, "API_KEY_LIMITS": {"browser": 0, "server": 0}}
 
 DEBUG = False
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]

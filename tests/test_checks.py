@@ -5,11 +5,13 @@ from django.core.exceptions import ImproperlyConfigured
 
 from petition_widget.checks import check_settings
 from petition_widget.conf import DEFAULTS, app_settings
+from tests.test_forwarding_checks import SHARED_CACHE
 
 
 def ids(settings_dict, settings, debug=False):
     settings.PETITION_WIDGET = settings_dict
     settings.DEBUG = debug
+    settings.CACHES = {**settings.CACHES, "default": SHARED_CACHE}
     return sorted(message.id for message in check_settings())
 
 

@@ -3,7 +3,8 @@
 import pytest
 from django import forms
 
-from tests.test_forwarding_checks import ids
+from petition_widget.checks import check_settings
+from tests.test_forwarding_checks import GOOD, SHARED_CACHE, ids
 
 
 class HumanField(forms.CharField):
@@ -44,3 +45,48 @@ def test_a_captcha_field_class_passes(settings):
 @pytest.mark.parametrize("key", ["IP_HASH_KEY", "CONFIRMATION_FROM_EMAIL", "REVIEWER_GROUP"])
 def test_strings(settings, key):
     assert ids(settings, **{key: None}) == ["petition_widget.E020"]
+
+
+LOCAL = {"BACKEND": "django.core.cache.backends.locmem.LocMemCache"}
+
+
+def test_abuse_limits_in_a_per_process_cache_are_refused_in_production(settings):
+    """A limit counted per process lets a client through once per web process: E022 with DEBUG off."""
+    settings.CACHES = {"default": LOCAL}
+    settings.DEBUG = False
+    settings.PETITION_WIDGET = {**GOOD}
+    assert [m.id for m in check_settings()] == ["petition_widget.E022"]
+    message = next(m for m in check_settings() if m.id == "petition_widget.E022")
+    assert "SIGN_LIMIT_PER_IP" in message.msg and "Redis" in message.hint
+
+
+def test_a_per_process_cache_is_fine_with_everything_that_keeps_state_off(settings):
+    settings.CACHES = {"default": LOCAL}
+    settings.PETITION_WIDGET = {
+        **GOOD,
+        "SIGN_MIN_SECONDS": 0,
+        "SIGN_LIMIT_PER_IP": 0,
+        "SIGN_LIMIT_PER_PETITION": 0,
+        "API_KEY_LIMITS": {"browser": 0, "server": 0},
+    }
+    settings.DEBUG = False
+    assert [m.id for m in check_settings()] == []
+
+
+def test_a_per_process_cache_is_fine_for_one_development_server(settings):
+    settings.CACHES = {"default": LOCAL}
+    settings.PETITION_WIDGET = {**GOOD}
+    settings.DEBUG = True
+    assert "petition_widget.E022" not in [m.id for m in check_settings()]
+
+
+@pytest.mark.parametrize("backend", ["locmem.LocMemCache", "dummy.DummyCache"])
+def test_a_captcha_that_remembers_challenges_per_process_is_refused(settings, backend):
+    """django-altcha keeps solved challenges in ALTCHA_CACHE_ALIAS: per process, each is good once per process."""
+    settings.CACHES = {"default": SHARED_CACHE, "captcha": {"BACKEND": f"django.core.cache.backends.{backend}"}}
+    settings.ALTCHA_CACHE_ALIAS = "captcha"
+    settings.DEBUG = False
+    settings.PETITION_WIDGET = {**GOOD, "CAPTCHA_FIELD": "django_altcha.AltchaField"}
+    assert "petition_widget.E022" in [m.id for m in check_settings()]
+    settings.ALTCHA_CACHE_ALIAS = "default"
+    assert "petition_widget.E022" not in [m.id for m in check_settings()]
