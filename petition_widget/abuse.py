@@ -1,7 +1,9 @@
 """Abuse protection of the HTML signing form: honeypot, signed fill time, captcha hook and rate limits.
 
-Only the site's own form goes through here (``SignView``); the public API's POST is authenticated by
-API keys and takes none of it. Every check refuses before anything is stored:
+The site's own form (``SignView``) goes through all of it. The public API's POST shares the rate limits
+alone: a browser key's signatures count against the same per-address and per-petition counters as the
+form's, a server key's against the per-petition one, and each key's against its own hourly limit
+(``API_KEY_LIMITS``, by the key's kind). Every check refuses before anything is stored:
 
 * a **honeypot**, an input people never see, that bots fill in;
 * a **form token** signed with the site's key (``django.core.signing``), bound to the petition and
@@ -13,7 +15,8 @@ API keys and takes none of it. Every check refuses before anything is stored:
   hour (``SIGN_LIMIT_PER_IP``) and per petition a minute (``SIGN_LIMIT_PER_PETITION``). Only submissions
   that passed every other check and are about to be stored count; a slot is reserved before the INSERT
   and given back if nothing was stored (a duplicate e-mail, an error), so a limit is never overshot and
-  refused or failed submissions leave the counters as they were.
+  refused or failed submissions leave the counters as they were. An API key's signatures are also
+  counted per key an hour (``API_KEY_LIMITS``).
 
 Client addresses are used only as a keyed hash (:func:`hash_ip`), never stored, logged or put in the cache.
 """
@@ -38,11 +41,11 @@ from django.utils.functional import Promise
 from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
-from .conf import app_settings
+from .conf import DEFAULTS, app_settings
 from .forwarding.ratelimit import RateLimiter, Slot
 
 if TYPE_CHECKING:
-    from .models import Petition
+    from .models import ApiKey, Petition
 
 logger = logging.getLogger(__name__)
 
@@ -56,9 +59,10 @@ IP_HASH_SALT = "petition_widget.abuse.client_address"
 
 HOUR = 3600
 MINUTE = 60
-# Counter steps of the two limits: an hour counted in five-minute steps, a minute in five-second steps (see
+# Counter steps of the limits: an hour counted in five-minute steps, a minute in five-second steps (see
 # ratelimit); 14 counters read per limit and signature.
 IP_RESOLUTION = 300
+KEY_RESOLUTION = IP_RESOLUTION
 PETITION_RESOLUTION = 5
 
 
@@ -86,6 +90,9 @@ LIMIT_PER_PETITION = Refusal(
     "limit_per_petition",
     _("This petition is receiving a great many signatures right now. Please try again in a minute."),
     429,
+)
+LIMIT_PER_KEY = Refusal(
+    "limit_per_key", _("This API key has stored as many signatures as it may this hour. Please try again later."), 429
 )
 
 
@@ -289,6 +296,25 @@ def petition_limiter() -> RateLimiter:
     return RateLimiter(app_settings.RATE_LIMIT_CACHE, window=MINUTE, resolution=PETITION_RESOLUTION, rng=_RANDOM)
 
 
+def key_limiter() -> RateLimiter:
+    """The limiter of signatures per public API key an hour."""
+    return RateLimiter(app_settings.RATE_LIMIT_CACHE, window=HOUR, resolution=KEY_RESOLUTION, rng=_RANDOM)
+
+
+def key_limit(api_key: ApiKey) -> int:
+    """Signatures ``api_key`` may store in an hour: ``API_KEY_LIMITS`` of its kind (0: no limit).
+
+    A kind the setting leaves out keeps its default.
+    """
+    configured = app_settings.API_KEY_LIMITS or {}
+    return int(configured.get(api_key.kind, DEFAULTS["API_KEY_LIMITS"].get(api_key.kind, 0)) or 0)
+
+
+def api_key_key(api_key: ApiKey) -> str:
+    """The counter name of a public API key: by its stored hash, so a key made later never inherits it."""
+    return f"sign-key:{api_key.key_hash[:32]}"
+
+
 def ip_key(ip_hash: str) -> str:
     """The counter name of a client address, by its hash."""
     return f"sign-ip:{ip_hash}"
@@ -335,11 +361,13 @@ def _take(
 
 
 @contextmanager
-def reserve_signature(petition: Petition, ip_hash: str) -> Iterator[Reservation]:
-    """Count one signature against both limits, or raise :class:`RateLimited` with nothing counted.
+def reserve_signature(petition: Petition, ip_hash: str, *, api_key: ApiKey | None = None) -> Iterator[Reservation]:
+    """Count one signature against the limits, or raise :class:`RateLimited` with nothing counted.
 
-    Store the signature inside the block; if it raises, the slots are given back, and a signature that
-    was not stored after all (a duplicate) must be released by the caller.
+    The per-address limit applies when ``ip_hash`` is given (``""``: not held to it), the per-petition
+    limit always, and with ``api_key`` the key's own limit. Store the signature inside the block; if it
+    raises, the slots are given back, and a signature that was not stored after all (a duplicate) must be
+    released by the caller.
     """
     reservation = Reservation()
     if ip_hash:
@@ -351,6 +379,8 @@ def reserve_signature(petition: Petition, ip_hash: str) -> Iterator[Reservation]
         app_settings.SIGN_LIMIT_PER_PETITION,
         LIMIT_PER_PETITION,
     )
+    if api_key is not None:
+        _take(reservation, key_limiter, api_key_key(api_key), key_limit(api_key), LIMIT_PER_KEY)
     try:
         yield reservation
     except BaseException:

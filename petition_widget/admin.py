@@ -854,14 +854,29 @@ class SignatureAdmin(RecountSignaturesMixin, admin.ModelAdmin):
         return TemplateResponse(request, "admin/petition_widget/signature/dashboard.html", context)
 
 
+class ApiKeyForm(forms.ModelForm):
+    """The key's fields, with help on what each kind of key may do."""
+
+    class Meta:
+        model = ApiKey
+        fields = ("name", "kind", "allowed_origins", "active")
+        help_texts = {
+            "allowed_origins": _(
+                "For a browser key, the web pages that may use it, one origin a line, e.g. https://blog.example "
+                "(“*”: any page, which any web site can then use). Leave empty for a server key."
+            ),
+        }
+
+
 @admin.register(ApiKey)
 class ApiKeyAdmin(admin.ModelAdmin):
     """Keys for the public API. A key is shown once, right after it is created; only its hash is stored."""
 
-    list_display = ("name", "prefix", "active", "created_at", "last_used_at")
-    list_filter = ("active",)
+    form = ApiKeyForm
+    list_display = ("name", "kind", "prefix", "active", "created_at", "last_used_at")
+    list_filter = ("kind", "active")
     search_fields = ("name", "prefix")
-    fields = ("name", "allowed_origins", "active", "prefix", "created_at", "last_used_at")
+    fields = ("name", "kind", "allowed_origins", "active", "prefix", "created_at", "last_used_at")
     readonly_fields = ("prefix", "created_at", "last_used_at")
 
     def save_model(self, request, obj, form, change):

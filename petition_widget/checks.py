@@ -299,6 +299,7 @@ def check_signing_settings() -> list:
     for key in ("IP_HASH_KEY", "CONFIRMATION_FROM_EMAIL", "REVIEWER_GROUP"):
         if not isinstance(getattr(app_settings, key), str):
             errors.append(_setting_error(key, f"must be a string, not {getattr(app_settings, key)!r}.", "E020"))
+    errors.extend(check_api_key_limits())
     return errors
 
 
@@ -375,3 +376,32 @@ def check_shared_state() -> list:
             )
         )
     return errors
+
+
+def check_api_key_limits() -> list:
+    """``API_KEY_LIMITS``: signatures an hour for each kind of API key, a whole number (0: no limit).
+
+    A kind left out keeps its default limit.
+    """
+    from .models import ApiKeyKind
+
+    limits = app_settings.API_KEY_LIMITS
+    kinds = set(ApiKeyKind.values)
+    if not isinstance(limits, dict) or not set(limits) <= kinds:
+        return [
+            _setting_error(
+                "API_KEY_LIMITS",
+                f"must be a dict of the key kinds {' and '.join(map(repr, sorted(kinds)))} to signatures an "
+                f"hour, not {limits!r}.",
+                "E021",
+            )
+        ]
+    return [
+        _setting_error(
+            "API_KEY_LIMITS",
+            f"[{kind!r}] must be a whole number of signatures an hour, at least 0 (0 turns it off), not {value!r}.",
+            "E021",
+        )
+        for kind, value in sorted(limits.items())
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0
+    ]

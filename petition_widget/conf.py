@@ -79,8 +79,9 @@ DEFAULTS: dict[str, Any] = {
     # Dotted path of a form field class (a captcha such as django-altcha's AltchaField) added to every signing
     # form rendered by the site; "" = no captcha.
     "CAPTCHA_FIELD": "",
-    # Signatures one public API key may store in an hour, by the key's kind; 0 = no limit. A browser key is
-    # also held to SIGN_LIMIT_PER_IP and SIGN_LIMIT_PER_PETITION, like the form.
+    # Signatures one public API key may store in an hour, by the key's kind; 0 = no limit, a kind left out
+    # keeps its default. A browser key is also held to SIGN_LIMIT_PER_IP and SIGN_LIMIT_PER_PETITION, like the
+    # form (on the same counters); a server key to SIGN_LIMIT_PER_PETITION.
     "API_KEY_LIMITS": {"browser": 1000, "server": 10000},
     # -- confirmed signatures and retention (petition_widget.confirmation, petition_widget.privacy) --------
     # Hours a signer has to follow the confirmation link of a petition that asks for confirmed signatures;

@@ -446,6 +446,7 @@ class ApiKey(models.Model):
         self.prefix = key[:API_KEY_PREFIX_LENGTH]
 
     def clean(self) -> None:
+        """Well-formed origins; at least one for a browser key, none for a server key (refused from browsers)."""
         bad = [origin for origin in self.origins if origin != "*" and not _is_origin(origin)]
         if bad:
             raise ValidationError(
@@ -453,6 +454,14 @@ class ApiKey(models.Model):
                     "allowed_origins": _("Not an origin (scheme://host[:port], nothing after it): %(bad)s")
                     % {"bad": ", ".join(bad)}
                 }
+            )
+        if self.kind == ApiKeyKind.BROWSER and not self.origins:
+            raise ValidationError(
+                {"allowed_origins": _("A browser key needs at least one origin: the web pages that may use it.")}
+            )
+        if self.kind == ApiKeyKind.SERVER and self.origins:
+            raise ValidationError(
+                {"allowed_origins": _("A server key is refused from browsers: leave the allowed origins empty.")}
             )
 
     @property

@@ -477,18 +477,28 @@ def test_captcha_hook_off(client, petition, configure, changeorg_data):
 # --- the API -------------------------------------------------------------------------------------
 
 
-def test_the_api_post_takes_no_token_and_no_limit(client, petition, configure, changeorg_data):
-    configure(SIGN_LIMIT_PER_IP=1, SIGN_LIMIT_PER_PETITION=1, CAPTCHA_FIELD=CAPTCHA_PATH)
-    key = ApiKey.generate()
-    record = ApiKey(name="partner")
-    record.set_key(key)
-    record.save()
-    for n in range(3):
-        response = client.post(
+def test_the_api_post_takes_no_token_but_the_forms_limits(client, petition, configure, changeorg_data):
+    # No form token or captcha (a widget's page renders neither), but the form's limits: a browser key
+    # counts per address and per petition; a server key per petition only.
+    configure(SIGN_LIMIT_PER_IP=2, SIGN_LIMIT_PER_PETITION=3, CAPTCHA_FIELD=CAPTCHA_PATH)
+    keys = {}
+    for kind, origins in (("browser", "https://blog.example"), ("server", "")):
+        keys[kind] = ApiKey.generate()
+        record = ApiKey(name=kind, kind=kind, allowed_origins=origins)
+        record.set_key(keys[kind])
+        record.save()
+
+    def api_post(kind, n, **headers):
+        return client.post(
             f"/api/v1/petitions/{petition.upstream_id}/signatures",
-            {"api_key": key, **with_email(changeorg_data, n)},
+            {"api_key": keys[kind], **with_email(changeorg_data, n)},
             REMOTE_ADDR=ADDRESS,
+            **headers,
         )
-        assert response.status_code == 202, response.content
+
+    statuses = [api_post("browser", n, HTTP_ORIGIN="https://blog.example").status_code for n in range(3)]
+    assert statuses == [202, 202, 429]
+    assert (ip_count(ADDRESS), petition_count(petition)) == (2, 2)
+    assert [api_post("server", n).status_code for n in range(3, 5)] == [202, 429]
+    assert (ip_count(ADDRESS), petition_count(petition)) == (2, 3)
     assert Signature.objects.count() == 3
-    assert (ip_count(ADDRESS), petition_count(petition)) == (0, 0)

@@ -12,6 +12,7 @@ from petition_widget.api.serializers import PETITION_FIELDS
 from petition_widget.checks import check_settings
 from petition_widget.models import (
     ApiKey,
+    ApiKeyKind,
     ForwardingState,
     Petition,
     Provider,
@@ -132,8 +133,9 @@ def page_of(link):
 
 @pytest.fixture
 def api_key(db):
+    """A partner's server key: the signing tests below post as a server does, without an Origin."""
     key = ApiKey.generate()
-    record = ApiKey(name="test site")
+    record = ApiKey(name="test site", kind=ApiKeyKind.SERVER)
     record.set_key(key)
     record.save()
     record.key = key
@@ -518,7 +520,7 @@ def test_post_logs_no_personal_data_and_no_key(client, petition, api_key, change
 def test_admin_creates_a_key_shows_it_once_and_stores_only_its_hash(admin_client, petition, changeorg_data):
     response = admin_client.post(
         "/admin/petition_widget/apikey/add/",
-        {"name": "partner", "allowed_origins": "https://partner.example", "active": "on"},
+        {"name": "partner", "kind": "browser", "allowed_origins": "https://partner.example", "active": "on"},
         follow=True,
     )
     shown = re.findall(r"The new API key is (\S+) ", response.content.decode())
@@ -530,7 +532,7 @@ def test_admin_creates_a_key_shows_it_once_and_stores_only_its_hash(admin_client
     page = admin_client.get(f"/admin/petition_widget/apikey/{record.pk}/change/").content.decode()
     assert key not in page
     admin_client.logout()
-    assert sign(admin_client, key, changeorg_data).status_code == 202
+    assert sign(admin_client, key, changeorg_data, HTTP_ORIGIN="https://partner.example").status_code == 202
 
 
 def test_admin_refuses_a_malformed_origin(admin_client):
@@ -602,13 +604,14 @@ def test_post_from_a_browser_is_limited_to_the_keys_own_origins(client, petition
     is_failure(refused, 403)
     allowed = client.post(url, {**changeorg_data, "api_key": blog_key}, HTTP_ORIGIN="https://blog.example")
     assert allowed.status_code == 202 and allowed.headers["Access-Control-Allow-Origin"] == "https://blog.example"
-    # Same-origin pages and servers (no Origin) are not cross-origin requests.
+    # A page of the site itself may use it too; a request with no Origin comes from no browser page: refused.
     own = client.post(
         url, {**changeorg_data, "email": "b@example.org", "api_key": blog_key}, HTTP_ORIGIN="http://testserver"
     )
     assert own.status_code == 202
     server = client.post(url, {**changeorg_data, "email": "c@example.org", "api_key": blog_key})
-    assert server.status_code == 202
+    is_failure(server, 403)
+    assert Signature.objects.count() == 2
 
 
 def test_wildcard_origin(client, petition, changeorg_data):
@@ -636,7 +639,7 @@ def test_openapi_schema_describes_the_endpoints(client, db):
     }
     post = schema["paths"]["/petitions/{upstream_id}/signatures"]["post"]
     assert {"application/x-www-form-urlencoded", "application/json"} <= set(post["requestBody"]["content"])
-    assert sorted(post["responses"]) == ["202", "400", "401", "403", "404", "409", "413", "415"]
+    assert sorted(post["responses"]) == ["202", "400", "401", "403", "404", "409", "413", "415", "429"]
     assert client.get("/api/v1/schema").headers["Content-Type"].startswith("application/vnd.oai.openapi")
 
 

@@ -25,7 +25,7 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from petition_widget.models import ApiKey, Petition, Provider, Signature, recount_signatures
+from petition_widget.models import ApiKey, ApiKeyKind, Petition, Provider, Signature, recount_signatures
 
 # Hypothesis would keep a cache in .hypothesis/ of the working tree; the runs here need none.
 set_hypothesis_home_dir(tempfile.mkdtemp(prefix="pw-hypothesis-"))
@@ -81,7 +81,8 @@ def test_no_endpoint_ever_shows_email_phone_address_or_postal_code(live_server, 
         "country_code": "FR",
         "reason": "Because.",
     }
-    response = requests.post(f"{api}/signatures", data={"api_key": key, **signer}, timeout=10)
+    page = {"Origin": "https://blog.example"}  # the key is a browser key: it signs from its page
+    response = requests.post(f"{api}/signatures", data={"api_key": key, **signer}, headers=page, timeout=10)
     assert response.status_code == 202, response.text
     stored = Signature.objects.get()
     assert (stored.email, stored.phone, stored.address, stored.postal_code) == (
@@ -105,9 +106,13 @@ def test_no_endpoint_ever_shows_email_phone_address_or_postal_code(live_server, 
             timeout=10,
         ),
         # Refusals must not echo what was sent either.
-        requests.post(f"{api}/signatures", data={"api_key": key, **signer}, timeout=10),
-        requests.post(f"{api}/signatures", data={"api_key": key, **signer, "country_code": "XX"}, timeout=10),
-        requests.post(f"{api}/signatures", json={"api_key": key, **signer, "email": EMAIL + "@"}, timeout=10),
+        requests.post(f"{api}/signatures", data={"api_key": key, **signer}, headers=page, timeout=10),
+        requests.post(
+            f"{api}/signatures", data={"api_key": key, **signer, "country_code": "XX"}, headers=page, timeout=10
+        ),
+        requests.post(
+            f"{api}/signatures", json={"api_key": key, **signer, "email": EMAIL + "@"}, headers=page, timeout=10
+        ),
         requests.post(f"{api}/signatures", data=signer, timeout=10),
         requests.post(f"{api}/signatures", data={"api_key": key, **signer}, headers={"Origin": "https://x.example"}),
         requests.get(f"{live_server.url}/api/v1/schema", timeout=10),
@@ -124,7 +129,7 @@ def test_no_endpoint_ever_shows_email_phone_address_or_postal_code(live_server, 
 
 @pytest.fixture
 def fuzz_site(live_server, live_petition):
-    """A petition with some signatures (one hidden), a closed one, and a key usable from anywhere."""
+    """A petition with some signatures (one hidden), a closed one, and a server key (the fuzzer sends no Origin)."""
     for i in range(15):
         Signature.objects.create(
             petition=live_petition,
@@ -141,7 +146,7 @@ def fuzz_site(live_server, live_petition):
         provider=Provider.CHANGEORG, upstream_id="777", slug="closed", title="Closed", accepts_signatures=False
     )
     recount_signatures()
-    return {"url": live_server.url, "key": new_key(allowed_origins="*")}
+    return {"url": live_server.url, "key": new_key(kind=ApiKeyKind.SERVER)}
 
 
 def test_fuzz_the_schema(fuzz_site):

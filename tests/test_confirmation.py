@@ -117,10 +117,10 @@ def test_petitions_without_confirmation_do_not_mail(client, changeorg, changeorg
 
 
 def test_the_api_post_also_waits_for_confirmation(confirming, changeorg_data):
-    from petition_widget.models import ApiKey
+    from petition_widget.models import ApiKey, ApiKeyKind
 
     key = ApiKey.generate()
-    api_key = ApiKey(name="partner")
+    api_key = ApiKey(name="partner", kind=ApiKeyKind.SERVER)
     api_key.set_key(key)
     api_key.save()
     response = Client().post(

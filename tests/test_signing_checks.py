@@ -1,4 +1,4 @@
-"""System checks of the abuse, confirmation and retention settings (petition_widget.E018 to E020)."""
+"""System checks of the abuse, confirmation and retention settings (petition_widget.E018 to E021)."""
 
 import pytest
 from django import forms
@@ -90,3 +90,24 @@ def test_a_captcha_that_remembers_challenges_per_process_is_refused(settings, ba
     assert "petition_widget.E022" in [m.id for m in check_settings()]
     settings.ALTCHA_CACHE_ALIAS = "default"
     assert "petition_widget.E022" not in [m.id for m in check_settings()]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        None,
+        [1000, 10000],
+        {"browser": 1000, "server": 10000, "partner": 5},
+        {"browser": -1},
+        {"server": 2.5},
+        {"browser": "1000"},
+        {"server": True},
+    ],
+)
+def test_api_key_limits_must_be_whole_numbers_by_kind(settings, value):
+    assert ids(settings, API_KEY_LIMITS=value) == ["petition_widget.E021"]
+
+
+def test_api_key_limits_may_turn_a_kind_off_or_leave_it_out(settings):
+    assert ids(settings, API_KEY_LIMITS={"browser": 0, "server": 50}) == []
+    assert ids(settings, API_KEY_LIMITS={"server": 50}) == []

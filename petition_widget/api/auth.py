@@ -1,4 +1,15 @@
-"""API keys: who may post signatures, and from which web origins."""
+"""API keys: who may post signatures, and from which web origins.
+
+A **browser key** sits in a public page, so it is public: it signs only from a browser on one of its
+allowed origins (or a page of the site itself), and its signatures count against the signing form's
+limits per client address and per petition as well as its own. A **server key** is a partner's secret:
+it is refused whenever a request carries an ``Origin`` (a browser sent it), and is held to its own
+limit and the per-petition one, not the per-address one (one server posts for many signers).
+
+``Origin`` can be forged by any client that is not a browser; what the check stops is another web site
+having its visitors' browsers post with a key (from as many addresses as it has visitors). The rate
+limits (``petition_widget.abuse``) are what bound a forger.
+"""
 
 from __future__ import annotations
 
@@ -13,7 +24,7 @@ from rest_framework import exceptions, permissions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
-from ..models import ApiKey, hash_api_key
+from ..models import ApiKey, ApiKeyKind, hash_api_key
 
 logger = logging.getLogger(__name__)
 
@@ -72,5 +83,24 @@ def request_origin(request) -> str | None:
 
 
 def origin_allowed_by_any_key(origin: str) -> bool:
-    """Whether some active key lets pages on `origin` use the API (reads and preflights)."""
-    return any(key.allows_origin(origin) for key in ApiKey.objects.filter(active=True).only("allowed_origins"))
+    """Whether some active browser key lets pages on `origin` use the API (reads and preflights)."""
+    keys = ApiKey.objects.filter(active=True, kind=ApiKeyKind.BROWSER).only("allowed_origins")
+    return any(key.allows_origin(origin) for key in keys)
+
+
+def origin_refusal(request, api_key: ApiKey) -> str | None:
+    """Why ``api_key`` may not sign from where ``request`` comes, or ``None`` when it may.
+
+    A server key: only without an ``Origin`` header (browsers send one with every POST). A browser key:
+    only with one, either of the key's allowed origins or the site's own (a same-origin page); a missing
+    or opaque (``null``) origin is refused, for a hostile page can send ``null`` from a sandboxed frame.
+    """
+    sent = request.headers.get("Origin")
+    if api_key.kind == ApiKeyKind.SERVER:
+        return "This api_key is a server key: it may not be used from a browser." if sent else None
+    if not sent or sent == "null":
+        return "This api_key may be used only from a web page on one of its origins."
+    origin = request_origin(request)
+    if origin is not None and not api_key.allows_origin(origin):
+        return "This api_key may not be used from this origin."
+    return None

@@ -35,10 +35,20 @@ def flatten_messages(detail: Any, field: str | None = None) -> list[str]:
 
 
 class Refused(exceptions.APIException):
-    """A refusal with a status and messages of our choosing (DRF's own classes fix the status)."""
+    """A refusal with a status and messages of our choosing (DRF's own classes fix the status).
 
-    def __init__(self, messages: list[str] | str, status_code: int = status.HTTP_400_BAD_REQUEST) -> None:
+    ``retry_after``: seconds, sent as ``Retry-After`` (DRF's handler writes the header from ``wait``).
+    """
+
+    def __init__(
+        self,
+        messages: list[str] | str,
+        status_code: int = status.HTTP_400_BAD_REQUEST,
+        *,
+        retry_after: int | None = None,
+    ) -> None:
         self.status_code = status_code
+        self.wait = retry_after
         super().__init__(detail=[messages] if isinstance(messages, str) else messages)
 
 

@@ -28,11 +28,17 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import __version__
+from .. import __version__, abuse
 from ..forms import SignatureForm, form_class_for
-from ..models import Petition, Signature
+from ..models import ApiKeyKind, Petition, Signature
 from ..views import CLOSED_MESSAGE, body_too_large
-from .auth import ApiKeyAuthentication, HasApiKeyOrReadOnly, origin_allowed_by_any_key, request_origin
+from .auth import (
+    ApiKeyAuthentication,
+    HasApiKeyOrReadOnly,
+    origin_allowed_by_any_key,
+    origin_refusal,
+    request_origin,
+)
 from .errors import NOT_FOUND_MESSAGE, Refused, failure_exception_handler, flatten_messages
 from .serializers import (
     PETITION_FIELDS,
@@ -218,17 +224,20 @@ class SignatureListView(PublicApiView):
         summary="Sign the petition",
         description=(
             "The parameters of the upstream's signatures POST, as form fields or a JSON object, validated "
-            "like the petition's HTML form. Needs `api_key` in the body. A browser page may call it only "
-            "from an origin its key allows."
+            "like the petition's HTML form. Needs `api_key` in the body. A browser key works only from a "
+            "web page on an origin it allows, under the HTML form's limits per client address and per "
+            "petition; a server key is refused from browsers (any `Origin` header). Each key has its own "
+            "hourly limit. Over a limit the answer is 429 with `Retry-After`."
         ),
         parameters=[UPSTREAM_ID_PARAMETER, ProviderQuery],
         request=SignIn,
-        responses={202: SuccessOut, **failures(400, 401, 403, 404, 409, 413, 415)},
+        responses={202: SuccessOut, **failures(400, 401, 403, 404, 409, 413, 415, 429)},
     )
     def post(self, request: Request, upstream_id: str) -> Response:
-        origin = request_origin(request)
-        if origin and not request.auth.allows_origin(origin):
-            raise Refused("This api_key may not be used from this origin.", status.HTTP_403_FORBIDDEN)
+        api_key = request.auth
+        refusal = origin_refusal(request, api_key)
+        if refusal:
+            raise Refused(refusal, status.HTTP_403_FORBIDDEN)
         query = self.validated(ProviderQuery, request.query_params)
         petition = self.find_petition(upstream_id, query.get("provider"))
         if not petition.accepts_signatures:
@@ -237,7 +246,17 @@ class SignatureListView(PublicApiView):
         form = form_class(form_data(request.data, form_class), petition=petition)
         if not form.is_valid():
             raise Refused(flatten_messages(form.errors))
-        signature = form.save()
+        # A browser key's signer is the client: held to the form's per-address limit. A server posts for
+        # many signers from one address, so a server key is not (its own limit bounds it).
+        ip_hash = abuse.client_hash(request) if api_key.kind == ApiKeyKind.BROWSER else ""
+        try:
+            with abuse.reserve_signature(petition, ip_hash, api_key=api_key) as reservation:
+                signature = form.save(ip_hash=ip_hash)
+                if signature is None:
+                    reservation.release()
+        except abuse.RateLimited as exc:
+            logger.info("API sign POST refused for petition %s with key %s: %s", petition.pk, api_key.pk, exc)
+            raise Refused(str(exc.refusal.message), exc.refusal.status, retry_after=exc.refusal.retry_after) from None
         if signature is None:
             raise Refused(DUPLICATE_MESSAGE)
         logger.info(
