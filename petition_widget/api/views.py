@@ -239,7 +239,10 @@ class SignatureListView(PublicApiView):
             raise Refused(flatten_messages(form.errors))
         signature = form.save()
         if signature is None:
-            raise Refused(DUPLICATE_MESSAGE)
+            if not form.concealed_duplicate:
+                raise Refused(DUPLICATE_MESSAGE)
+            logger.info("duplicate signature through the API for petition %s answered as a new one", petition.pk)
+            return Response({"result": "success"}, status=status.HTTP_202_ACCEPTED)
         logger.info(
             "signature %s stored through the API for petition %s with key %s",
             signature.pk,
