@@ -9,13 +9,18 @@ form's, a server key's against the per-petition one, and each key's against its 
 * a **form token** signed with the site's key (``django.core.signing``), bound to the petition and
   stamped with the time the form was rendered: missing, altered or another petition's, sent sooner
   than ``SIGN_MIN_SECONDS`` after rendering, or older than ``SIGN_FORM_MAX_AGE``, it is refused.
+  It carries a random nonce, spent in the cache (``RATE_LIMIT_CACHE``) when a signature is about to be
+  stored: a token is good for one signature, and a replay is refused. A submission that stores nothing
+  (a duplicate address answered as such, an error) gives its nonce back, so the corrected form goes through.
   ``SIGN_MIN_SECONDS = 0`` turns the token check off as a whole (the token is still rendered);
 * an optional **captcha** (``CAPTCHA_FIELD``, a form field class such as django-altcha's ``AltchaField``);
 * **rate limits** over Django's cache (``RATE_LIMIT_CACHE``): stored signatures per client address an
   hour (``SIGN_LIMIT_PER_IP``) and per petition a minute (``SIGN_LIMIT_PER_PETITION``). Only submissions
   that passed every other check and are about to be stored count; a slot is reserved before the INSERT
-  and given back if nothing was stored (a duplicate e-mail, an error), so a limit is never overshot and
-  refused or failed submissions leave the counters as they were. An API key's signatures are also
+  and given back if nothing was stored (an error), so a limit is never overshot and refused or failed
+  submissions leave the counters as they were. A duplicate e-mail keeps its address's slot (guessing
+  which addresses signed costs a slot per guess) and gives the petition's back, unless the petition
+  conceals duplicates: then it counts exactly like a new signature. An API key's signatures are also
   counted per key an hour (``API_KEY_LIMITS``).
 
 Client addresses are used only as a keyed hash (:func:`hash_ip`), never stored, logged or put in the cache.
@@ -26,6 +31,7 @@ from __future__ import annotations
 import ipaddress
 import logging
 import random
+import secrets
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -34,6 +40,7 @@ from typing import TYPE_CHECKING
 
 from django import forms
 from django.core import signing
+from django.core.cache import caches
 from django.core.exceptions import ImproperlyConfigured
 from django.http import HttpRequest
 from django.utils.crypto import salted_hmac
@@ -82,6 +89,9 @@ HONEYPOT = Refusal(
 TOO_FAST = Refusal("too_fast", _("That was quick — please check your details and send the form again."), 400)
 EXPIRED = Refusal("expired", _("This form is too old; please send it again."), 400)
 BAD_TOKEN = Refusal("bad_token", _("This form could not be checked; please send it again."), 400)
+REPLAYED = Refusal(
+    "replayed", _("This form has already been sent once. Please check your details and send it again."), 400
+)
 CAPTCHA = Refusal("captcha", _("Please complete the check at the end of the form and send it again."), 400)
 LIMIT_PER_IP = Refusal(
     "limit_per_ip", _("Many signatures are arriving from your connection right now. Please try again later."), 429
@@ -110,24 +120,44 @@ class FormSigner(signing.TimestampSigner):
         return signing.b62_encode(int(time.time() if self.issued_at is None else self.issued_at))
 
 
+# Between the petition's key and the nonce in a token's value; token_urlsafe() never writes it.
+NONCE_SEP = "."
+
+
 def make_form_token(petition: Petition, *, issued_at: float | None = None) -> str:
-    """A token for ``petition``'s form rendered at ``issued_at`` (default: now), in epoch seconds."""
-    return FormSigner(issued_at).sign(str(petition.pk))
+    """A token for ``petition``'s form rendered at ``issued_at`` (default: now), in epoch seconds.
+
+    Its value is the petition's key and a random nonce: each rendered form has a token of its own.
+    """
+    return FormSigner(issued_at).sign(f"{petition.pk}{NONCE_SEP}{secrets.token_urlsafe(16)}")
+
+
+def read_form_token(token: str) -> tuple[str, str, int] | None:
+    """The petition key, nonce and issue time (epoch seconds) of a token signed here, else ``None``."""
+    signer = FormSigner()
+    try:
+        # The plain Signer's check: the timestamp is read by the caller, against both limits.
+        value = signing.Signer.unsign(signer, token or "")
+        payload, _sep, stamp = value.rpartition(signer.sep)
+        issued = signing.b62_decode(stamp)
+    except (signing.BadSignature, ValueError, IndexError):
+        return None
+    pk, _sep, nonce = payload.partition(NONCE_SEP)
+    if not nonce:
+        return None
+    return pk, nonce, issued
 
 
 def check_form_token(token: str, petition: Petition, *, now: float | None = None) -> Refusal | None:
     """``None`` when ``token`` is ``petition``'s and its age lies within the limits, else the refusal.
 
     The token keeps whole seconds: an age is counted from the start of the second the form was rendered.
+    Whether its nonce was spent is :func:`claim_form_token`'s question.
     """
-    signer = FormSigner()
-    try:
-        # The plain Signer's check: the timestamp is read here, against both limits.
-        value = signing.Signer.unsign(signer, token or "")
-        pk, _sep, stamp = value.rpartition(signer.sep)
-        issued = signing.b62_decode(stamp)
-    except (signing.BadSignature, ValueError, IndexError):
+    parts = read_form_token(token)
+    if parts is None:
         return BAD_TOKEN
+    pk, _nonce, issued = parts
     if pk != str(petition.pk):
         return BAD_TOKEN
     age = (time.time() if now is None else now) - issued
@@ -136,6 +166,46 @@ def check_form_token(token: str, petition: Petition, *, now: float | None = None
     if age < app_settings.SIGN_MIN_SECONDS:
         return TOO_FAST
     return None
+
+
+class TokenClaim:
+    """A form token's nonce, spent for a signature about to be stored; :meth:`give_back` if none was."""
+
+    def __init__(self, key: str | None = None) -> None:
+        self.key = key
+
+    def give_back(self) -> None:
+        """Make the token good again: nothing was stored with it (the signer may correct and resend)."""
+        key, self.key = self.key, None
+        if key is None:
+            return
+        try:
+            caches[app_settings.RATE_LIMIT_CACHE].delete(key)
+        except Exception:
+            logger.warning("could not give back a form token", exc_info=True)
+
+
+def nonce_key(nonce: str) -> str:
+    """The cache key that marks a form token's nonce as spent."""
+    return f"sign-token:{nonce}"
+
+
+def claim_form_token(token: str) -> TokenClaim | None:
+    """Spend the nonce of a checked token: the claim, or ``None`` when it was spent already (a replay).
+
+    ``cache.add`` is atomic (Redis, Memcached, the local-memory cache), so of two requests with one token
+    only one gets the claim. A cache that fails does not turn signers away: the check is off until it is back.
+    """
+    parts = read_form_token(token)
+    if parts is None:
+        return TokenClaim()
+    key = nonce_key(parts[1])
+    try:
+        added = caches[app_settings.RATE_LIMIT_CACHE].add(key, 1, timeout=app_settings.SIGN_FORM_MAX_AGE)
+    except Exception:
+        logger.error("form token not spent: its cache failed", exc_info=True)
+        return TokenClaim()
+    return TokenClaim(key) if added else None
 
 
 # --- the form ------------------------------------------------------------------------------------
@@ -204,6 +274,15 @@ class ProtectionForm(forms.Form):
         if CAPTCHA_FIELD in self.fields and not self.is_valid():
             return CAPTCHA
         return None
+
+    def claim(self) -> TokenClaim | None:
+        """Spend the posted token for a signature about to be stored; ``None`` for a replayed token.
+
+        Call it after :meth:`refusal` found nothing. With the token check off, a claim that holds nothing.
+        """
+        if not app_settings.SIGN_MIN_SECONDS:
+            return TokenClaim()
+        return claim_form_token(self.data.get(TOKEN_FIELD, ""))
 
     def again(self, *, keep_token: bool) -> ProtectionForm:
         """The unbound form to render next, with a captcha afresh and an empty honeypot.
@@ -329,20 +408,34 @@ class Reservation:
     """Slots taken for one signature about to be stored; :meth:`release` gives them back."""
 
     def __init__(self) -> None:
-        self.slots: list[tuple[RateLimiter, Slot]] = []
+        # (the limit's name, "address" or "petition"; its limiter; the slot)
+        self.slots: list[tuple[str, RateLimiter, Slot]] = []
 
-    def release(self) -> None:
-        """Uncount the signature: it was not stored after all."""
+    def release(self, *, keep_address: bool = False) -> None:
+        """Uncount the signature: it was not stored after all.
+
+        ``keep_address``: the client address's slot stays taken (a duplicate e-mail counts against it).
+        """
+        kept = []
         while self.slots:
-            limiter, slot = self.slots.pop()
+            name, limiter, slot = self.slots.pop()
+            if keep_address and name == "address":
+                kept.append((name, limiter, slot))
+                continue
             try:
                 limiter.give_back(slot)
             except Exception:
                 logger.warning("could not give back a signing rate-limit slot", exc_info=True)
+        self.slots = kept
 
 
 def _take(
-    reservation: Reservation, make_limiter: Callable[[], RateLimiter], key: str, limit: int, refusal: Refusal
+    reservation: Reservation,
+    name: str,
+    make_limiter: Callable[[], RateLimiter],
+    key: str,
+    limit: int,
+    refusal: Refusal,
 ) -> None:
     if limit <= 0:
         return
@@ -357,7 +450,7 @@ def _take(
     if slot is None:
         reservation.release()
         raise RateLimited(Refusal(refusal.code, refusal.message, refusal.status, retry_after=max(1, round(wait))))
-    reservation.slots.append((limiter, slot))
+    reservation.slots.append((name, limiter, slot))
 
 
 @contextmanager
@@ -367,20 +460,21 @@ def reserve_signature(petition: Petition, ip_hash: str, *, api_key: ApiKey | Non
     The per-address limit applies when ``ip_hash`` is given (``""``: not held to it), the per-petition
     limit always, and with ``api_key`` the key's own limit. Store the signature inside the block; if it
     raises, the slots are given back, and a signature that was not stored after all (a duplicate) must be
-    released by the caller.
+    released by the caller (``keep_address``, see above).
     """
     reservation = Reservation()
     if ip_hash:
-        _take(reservation, ip_limiter, ip_key(ip_hash), app_settings.SIGN_LIMIT_PER_IP, LIMIT_PER_IP)
+        _take(reservation, "address", ip_limiter, ip_key(ip_hash), app_settings.SIGN_LIMIT_PER_IP, LIMIT_PER_IP)
     _take(
         reservation,
+        "petition",
         petition_limiter,
         petition_key(petition),
         app_settings.SIGN_LIMIT_PER_PETITION,
         LIMIT_PER_PETITION,
     )
     if api_key is not None:
-        _take(reservation, key_limiter, api_key_key(api_key), key_limit(api_key), LIMIT_PER_KEY)
+        _take(reservation, "key", key_limiter, api_key_key(api_key), key_limit(api_key), LIMIT_PER_KEY)
     try:
         yield reservation
     except BaseException:

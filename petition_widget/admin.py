@@ -213,7 +213,19 @@ class PetitionAdmin(PrivateFieldsGuard, admin.ModelAdmin):
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     actions = ("sync_now", "request_new_auth_key", "resume_forwarding")
     fieldsets = (
-        (None, {"fields": ("provider", "upstream_id", "slug", "accepts_signatures", "require_confirmation")}),
+        (
+            None,
+            {
+                "fields": (
+                    "provider",
+                    "upstream_id",
+                    "slug",
+                    "accepts_signatures",
+                    "require_confirmation",
+                    "conceal_duplicates",
+                )
+            },
+        ),
         (_("Change.org authorization key"), {"fields": ("auth_key_status", "auth_key_source")}),
         (
             _("Forwarding"),

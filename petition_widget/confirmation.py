@@ -11,6 +11,7 @@ import logging
 from datetime import timedelta
 
 from django.core import signing
+from django.core.cache import caches
 from django.core.mail import send_mail
 from django.db import transaction
 from django.template.loader import render_to_string
@@ -23,6 +24,7 @@ from .conf import app_settings
 logger = logging.getLogger(__name__)
 
 TOKEN_SALT = "petition_widget.confirmation"
+ALREADY_SIGNED_SALT = "petition_widget.confirmation.already_signed"
 
 
 class ConfirmationError(Exception):
@@ -112,6 +114,51 @@ def send_confirmation(signature_id: int) -> bool:
         return False
     Signature.objects.filter(pk=signature.pk).update(confirmation_sent_at=timezone.now())
     logger.info("confirmation e-mail sent for signature %s", signature.pk)
+    return True
+
+
+def already_signed_key(petition_id: int, email_normalized: str) -> str:
+    """The cache key that throttles "already signed" e-mails to one address about one petition (a keyed hash)."""
+    digest = salted_hmac(ALREADY_SIGNED_SALT, f"{petition_id}:{email_normalized}", algorithm="sha256").hexdigest()
+    return f"petition_widget:already-signed:{digest[:32]}"
+
+
+def send_already_signed(petition_id: int, email: str) -> bool:
+    """E-mail `email` that it has already signed the petition; False when nothing was sent.
+
+    The answer to a duplicate on a petition that conceals duplicates and asks for confirmation: the
+    signer is told by mail, as a new signer would be, and the page shows nobody else anything. At most
+    one such e-mail goes to an address about a petition every ``CONFIRMATION_EXPIRY_HOURS``, counted in
+    the ``RATE_LIMIT_CACHE`` cache, so the form cannot be used to flood an inbox; when that cache fails
+    nothing is sent. The mail holds the petition's title only, nothing the sender typed. Runs after the
+    commit; the address is never logged.
+    """
+    from .models import Petition, Signature
+
+    petition = Petition.objects.filter(pk=petition_id).only("pk", "title").first()
+    if petition is None:
+        return False
+    key = already_signed_key(petition.pk, Signature.normalize_email(email))
+    try:
+        first = caches[app_settings.RATE_LIMIT_CACHE].add(key, 1, timeout=int(expiry().total_seconds()))
+    except Exception as exc:
+        logger.error(
+            "already-signed e-mail for petition %s not sent: its cache failed (%s)", petition.pk, type(exc).__name__
+        )
+        return False
+    if not first:
+        logger.info("already-signed e-mail for petition %s not sent: that address had one recently", petition.pk)
+        return False
+    context = {"petition": petition, "expiry_hours": app_settings.CONFIRMATION_EXPIRY_HOURS}
+    subject = " ".join(render_to_string("petition_widget/email/already_signed_subject.txt", context).split())
+    body = render_to_string("petition_widget/email/already_signed_body.txt", context)
+    try:
+        send_mail(subject, body, app_settings.CONFIRMATION_FROM_EMAIL or None, [email])
+    except Exception as exc:
+        # Not logger.exception: SMTP errors carry the recipient's address in their text.
+        logger.error("already-signed e-mail for petition %s could not be sent: %s", petition.pk, type(exc).__name__)
+        return False
+    logger.info("already-signed e-mail sent for petition %s", petition.pk)
     return True
 
 

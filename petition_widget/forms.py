@@ -10,13 +10,13 @@ import phonenumbers
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator
-from django.db import IntegrityError, transaction
+from django.db import IntegrityError, router, transaction
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
-from .confirmation import send_confirmation
+from .confirmation import send_already_signed, send_confirmation
 from .forwarding.wake import on_signature_stored
-from .models import ForwardingState, Provider, Signature, count_new_signature
+from .models import ForwardingState, Provider, Signature, count_new_signature, inserts_unless_duplicate
 
 # C0/C1 controls, zero-width and bidirectional formatting characters: never part of a name or an address.
 _INVISIBLE = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
@@ -133,6 +133,8 @@ class SignatureForm(forms.Form):
         self.petition = petition
         kwargs.setdefault("auto_id", f"pw-{petition.slug}-%s")
         super().__init__(*args, **kwargs)
+        # Set by save() when the address had already signed the petition.
+        self.duplicate = False
 
     duplicate_message = _("This e-mail address has already signed this petition. Thank you for your support!")
 
@@ -147,31 +149,60 @@ class SignatureForm(forms.Form):
         return Signature(petition=self.petition, **values, **extra)
 
     def save(self, **extra) -> Signature | None:
-        """Store the signature of a valid form; ``None`` (and an error on ``email``) for a duplicate.
+        """Store the signature of a valid form; ``None`` for a duplicate (:attr:`duplicate` is then set).
 
         No lookup comes first: the unique constraint decides, so two concurrent submissions of one
-        address cannot both get in, and a second signature becomes a form error rather than a 500.
+        address cannot both get in. On PostgreSQL and SQLite the INSERT skips a conflicting row
+        (:meth:`Signature.insert_unless_duplicate`), so a duplicate is no database error and puts nothing
+        in the database's log; elsewhere a savepoint catches the IntegrityError.
+
+        A duplicate becomes an error on ``email``, unless the petition conceals duplicates: then the form
+        has no error (the caller answers as for a new signature), and on a petition with confirmation the
+        address is mailed that it has already signed, after the commit.
         Nothing here talks to the upstream: after the commit a task may wake forwarding (``forwarding.wake``),
         or, for a signature awaiting confirmation, the confirmation e-mail goes out.
         """
         signature = self.build_signature(**extra)
-        try:
-            with transaction.atomic():
-                signature.save()
+        using = router.db_for_write(Signature, instance=signature)
+        with transaction.atomic(using=using):
+            stored = self._insert(signature, using)
+            if stored:
                 count_new_signature(signature)
                 if signature.state == ForwardingState.UNCONFIRMED:
-                    transaction.on_commit(partial(send_confirmation, signature.pk))
+                    transaction.on_commit(partial(send_confirmation, signature.pk), using=using)
                 else:
                     on_signature_stored(signature.pk)
+        if stored:
+            return signature
+        self.duplicate = True
+        if not self.petition.conceal_duplicates:
+            self.add_error("email", self.duplicate_message)
+        elif self.petition.require_confirmation:
+            transaction.on_commit(partial(send_already_signed, self.petition.pk, signature.email), using=using)
+        return None
+
+    @property
+    def concealed_duplicate(self) -> bool:
+        """The submission was a duplicate that must be answered exactly like a new signature."""
+        return self.duplicate and self.petition.conceal_duplicates
+
+    def _insert(self, signature: Signature, using: str) -> bool:
+        """INSERT `signature`; ``False`` when its address has already signed the petition."""
+        if inserts_unless_duplicate(using):
+            return signature.insert_unless_duplicate(using)
+        try:
+            with transaction.atomic(using=using):
+                signature.save(using=using)
         except IntegrityError:
-            duplicate = Signature.objects.filter(
-                petition=self.petition, email_normalized=signature.email_normalized
-            ).exists()
+            duplicate = (
+                Signature.objects.using(using)
+                .filter(petition=self.petition, email_normalized=signature.email_normalized)
+                .exists()
+            )
             if not duplicate:
                 raise
-            self.add_error("email", self.duplicate_message)
-            return None
-        return signature
+            return False
+        return True
 
 
 class ChangeorgSignatureForm(SignatureForm):

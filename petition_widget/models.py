@@ -268,6 +268,38 @@ class Signature(models.Model):
         self.email_normalized = self.normalize_email(self.email)
         super().save(*args, **kwargs)
 
+    def insert_unless_duplicate(self, using: str = "default") -> bool:
+        """INSERT this new signature unless its address already signed the petition; whether it was stored.
+
+        ``INSERT … ON CONFLICT (petition_id, email_normalized) DO NOTHING RETURNING id``: a duplicate is
+        no database error, so the server logs neither an error nor the statement with the signer's data
+        (PostgreSQL logs both for a unique violation by default). Built from the concrete fields as
+        :meth:`save` would write them (``email_normalized``, ``created_at``); sets the primary key. No
+        ``pre_save``/``post_save`` signals are sent. Only for :func:`inserts_unless_duplicate` databases.
+        """
+        connection = connections[using]
+        self.email_normalized = self.normalize_email(self.email)
+        meta = self._meta
+        fields = [field for field in meta.concrete_fields if not field.primary_key]
+        values = [field.get_db_prep_save(field.pre_save(self, add=True), connection) for field in fields]
+        quote = connection.ops.quote_name
+        unique = next(c for c in meta.constraints if c.name == "petition_widget_one_signature_per_email")
+        target = ", ".join(quote(meta.get_field(name).column) for name in unique.fields)
+        sql = (
+            f"INSERT INTO {quote(meta.db_table)} ({', '.join(quote(field.column) for field in fields)}) "
+            f"VALUES ({', '.join(['%s'] * len(fields))}) "
+            f"ON CONFLICT ({target}) DO NOTHING RETURNING {quote(meta.pk.column)}"
+        )
+        with connection.cursor() as cursor:
+            cursor.execute(sql, values)
+            row = cursor.fetchone()
+        if row is None:
+            return False
+        self.pk = meta.pk.to_python(row[0])
+        self._state.adding = False
+        self._state.db = using
+        return True
+
     @staticmethod
     def normalize_email(email: str) -> str:
         """The form of an e-mail address that the one-signature-per-address rule compares."""
@@ -290,6 +322,12 @@ def is_counted(signature: Signature) -> bool:
 def is_public(signature: Signature) -> bool:
     """:data:`PUBLIC` for one signature in memory."""
     return is_counted(signature) and not signature.hidden
+
+
+def inserts_unless_duplicate(using: str = "default") -> bool:
+    """Whether the database takes :meth:`Signature.insert_unless_duplicate` (PostgreSQL; SQLite 3.35 or later)."""
+    connection = connections[using]
+    return connection.vendor in ("postgresql", "sqlite") and connection.features.can_return_columns_from_insert
 
 
 def count_new_signature(signature: Signature) -> None:

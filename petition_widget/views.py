@@ -87,7 +87,9 @@ class SignView(TemplateResponseMixin, View):
     """``GET`` shows a petition's form; ``POST`` stores a signature and redirects (Post/Redirect/Get).
 
     A ``POST`` passes the abuse checks of :mod:`petition_widget.abuse` first: a refused one gets the form
-    again with the reason, 400 (bot checks) or 429 (rate limits), and nothing is stored.
+    again with the reason, 400 (bot checks, a replayed form) or 429 (rate limits), and nothing is stored.
+    A duplicate address is a form error, or on a petition that conceals duplicates the same redirect as
+    a new signature.
 
     A host can override any class attribute through ``as_view()``.
     """
@@ -96,7 +98,7 @@ class SignView(TemplateResponseMixin, View):
     http_method_names = ["get", "post", "head", "options"]
 
     # What a successful sign POST reads of the petition; the whole row is loaded only to render the form again.
-    post_fields = ("pk", "slug", "provider", "accepts_signatures", "require_confirmation")
+    post_fields = ("pk", "slug", "provider", "accepts_signatures", "require_confirmation", "conceal_duplicates")
 
     def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
         petitions = Petition.objects.only(*self.post_fields) if request.method == "POST" else Petition.objects
@@ -154,16 +156,28 @@ class SignView(TemplateResponseMixin, View):
         if refusal is not None:
             return self.refuse(form, protection, refusal, next_url)
         if valid:
+            claim = protection.claim()
+            if claim is None:
+                return self.refuse(form, protection, abuse.REPLAYED, next_url)
             ip_hash = abuse.client_hash(request)
             try:
                 with abuse.reserve_signature(self.petition, ip_hash) as reservation:
                     signature = form.save(ip_hash=ip_hash)
-                    if signature is None:
-                        reservation.release()
-            except abuse.RateLimited as exc:
-                return self.refuse(form, protection, exc.refusal, next_url)
+                    if signature is None and not form.concealed_duplicate:
+                        reservation.release(keep_address=True)
+            except BaseException as exc:
+                claim.give_back()
+                if isinstance(exc, abuse.RateLimited):
+                    return self.refuse(form, protection, exc.refusal, next_url)
+                raise
             if signature is not None:
                 logger.info("signature %s stored for petition %s", signature.pk, self.petition.pk)
+            elif form.concealed_duplicate:
+                # Answered exactly as a new signature: the token is spent and the limits counted alike.
+                logger.info("duplicate signature for petition %s answered as a new one", self.petition.pk)
+            else:
+                claim.give_back()
+            if signature is not None or form.concealed_duplicate:
                 return HttpResponseRedirect(thanks_url(next_url or request.path, self.petition), status=303)
         return self.render_form(form, next_url=next_url, protection=protection.again(keep_token=True))
 

@@ -7,6 +7,7 @@ The suite turns the checks off (tests/settings.py); each test here turns on what
 """
 
 import re
+import threading
 import time
 import uuid
 from pathlib import Path
@@ -15,8 +16,9 @@ import pytest
 from django import forms
 from django.core import signing
 from django.core.exceptions import ValidationError
+from django.db import connection
 from django.template import Context, Template
-from django.test import RequestFactory
+from django.test import Client, RequestFactory
 
 import petition_widget
 from petition_widget import abuse
@@ -238,6 +240,80 @@ def test_field_errors_keep_a_good_token_and_the_correction_goes_through(client, 
     assert post(client, petition, changeorg_data, token=kept).status_code == 303
 
 
+def test_a_form_token_is_good_for_one_signature(client, petition, configure, changeorg_data):
+    token = earlier_token(petition)
+    assert post(client, petition, with_email(changeorg_data, 1), token=token).status_code == 303
+    response = post(client, petition, with_email(changeorg_data, 2), token=token)
+    assert_refused(response, 400, abuse.REPLAYED.message, petition, token)
+    assert form_token(response.content.decode()) != token
+    assert list(Signature.objects.values_list("email", flat=True)) == ["signer1@example.org"]
+    # Each rendered form has a token of its own, even within one second.
+    assert fetch_form(client, petition) != fetch_form(client, petition)
+
+
+def test_the_correction_after_a_duplicate_address_goes_through_with_the_same_token(
+    client, petition, configure, changeorg_data
+):
+    assert post(client, petition, changeorg_data).status_code == 303
+    token = earlier_token(petition)
+    response = post(client, petition, {**changeorg_data, "first_name": "Augusta"}, token=token)
+    assert response.status_code == 200
+    assert "This e-mail address has already signed this petition." in response.content.decode()
+    assert form_token(response.content.decode()) == token
+    assert post(client, petition, with_email(changeorg_data, 2), token=token).status_code == 303
+    assert post(client, petition, with_email(changeorg_data, 3), token=token).status_code == 400  # now spent
+
+
+def test_a_concealed_duplicate_spends_its_token_like_a_new_signature(client, petition, configure, changeorg_data):
+    """Otherwise a replay of the token would tell whether its first use was a duplicate."""
+    petition.conceal_duplicates = True
+    petition.save()
+    assert post(client, petition, changeorg_data).status_code == 303
+    for email in (changeorg_data["email"], "bob@example.org"):  # a duplicate, then a new signature
+        token = earlier_token(petition)
+        assert post(client, petition, {**changeorg_data, "email": email}, token=token).status_code == 303
+        assert post(client, petition, with_email(changeorg_data, 9), token=token).status_code == 400
+
+
+def test_a_token_check_over_a_cache_that_fails_lets_signers_through(
+    client, petition, configure, changeorg_data, monkeypatch, caplog
+):
+    def fail(*args, **kwargs):
+        raise ConnectionError("cache down")
+
+    monkeypatch.setattr("django.core.cache.backends.locmem.LocMemCache.add", fail)
+    token = earlier_token(petition)
+    assert post(client, petition, with_email(changeorg_data, 1), token=token).status_code == 303
+    assert "form token not spent: its cache failed" in caplog.text
+
+
+@pytest.mark.django_db(transaction=True)
+def test_one_token_posted_from_two_threads_at_once_stores_one_signature(petition, configure, changeorg_data):
+    token = earlier_token(petition)
+    barrier = threading.Barrier(2)
+    statuses: list[int] = []
+    errors: list[BaseException] = []
+
+    def sign(n: int) -> None:
+        try:
+            client = Client()
+            barrier.wait(timeout=10)
+            statuses.append(post(client, petition, with_email(changeorg_data, n), token=token).status_code)
+        except BaseException as exc:  # reported below, in the main thread
+            errors.append(exc)
+        finally:
+            connection.close()
+
+    threads = [threading.Thread(target=sign, args=(n,)) for n in (1, 2)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join(timeout=30)
+    assert not errors, errors
+    assert sorted(statuses) == [303, 400]
+    assert Signature.objects.count() == 1
+
+
 # --- rate limits ---------------------------------------------------------------------------------
 
 
@@ -375,11 +451,28 @@ def test_only_stored_signatures_count(client, petition, configure, changeorg_dat
     configure(SIGN_LIMIT_PER_IP=2, SIGN_LIMIT_PER_PETITION=2)
     assert post(client, petition, changeorg_data).status_code == 303
     assert post(client, petition, {**changeorg_data, "email": "nope"}).status_code == 200  # invalid
-    assert post(client, petition, changeorg_data).status_code == 200  # a duplicate: given back
     assert post(client, petition, {**changeorg_data, "website": "x"}).status_code == 400  # honeypot
     assert post(client, petition, changeorg_data, token="").status_code == 400  # no token
     assert (ip_count(ADDRESS), petition_count(petition)) == (1, 1)
     assert post(client, petition, with_email(changeorg_data, 2)).status_code == 303
+
+
+@pytest.mark.parametrize("concealing", [False, True], ids=["telling", "concealing"])
+def test_guessing_which_addresses_signed_uses_up_the_guessers_limit(
+    client, petition, configure, changeorg_data, concealing
+):
+    """Each duplicate costs its address a slot as a new signature does; the petition's limit gets its slot
+    back unless the petition conceals duplicates (then everything counts as for a new signature)."""
+    petition.conceal_duplicates = concealing
+    petition.save()
+    configure(SIGN_LIMIT_PER_IP=2, SIGN_LIMIT_PER_PETITION=5)
+    assert post(client, petition, changeorg_data, address=OTHER_ADDRESS).status_code == 303  # ada signed
+    assert post(client, petition, changeorg_data).status_code == (303 if concealing else 200)  # a guess
+    assert (ip_count(ADDRESS), petition_count(petition)) == (1, 2 if concealing else 1)
+    assert post(client, petition, with_email(changeorg_data, 2)).status_code == 303
+    response = post(client, petition, with_email(changeorg_data, 3))
+    assert_refused(response, 429, "Many signatures are arriving from your connection right now.", petition)
+    assert Signature.objects.count() == 2
 
 
 def test_zero_turns_both_limits_off(client, petition, configure, changeorg_data):

@@ -167,9 +167,17 @@ def test_refused_signatures_use_no_slot(client, petition, browser_key, changeorg
         bad = api_sign(client, browser_key, {**changeorg_data, "country_code": "XX"}, n, origin=BLOG)
         failure_messages(bad, 400)
     assert api_sign(client, browser_key, changeorg_data, 1, origin=BLOG).status_code == 202
-    failure_messages(api_sign(client, browser_key, changeorg_data, 1, origin=BLOG), 400)  # the duplicate
     assert api_sign(client, browser_key, changeorg_data, 2, origin=BLOG).status_code == 202
     assert_rate_limited(api_sign(client, browser_key, changeorg_data, 3, origin=BLOG))
+
+
+def test_a_duplicate_through_a_browser_key_uses_its_address_slot(client, petition, browser_key, changeorg_data, limits):
+    """Guessing which addresses signed costs the guesser a slot per guess, through the API as on the form."""
+    limits(SIGN_LIMIT_PER_IP=2, API_KEY_LIMITS={"browser": 0, "server": 0})
+    assert api_sign(client, browser_key, changeorg_data, 1, origin=BLOG).status_code == 202
+    failure_messages(api_sign(client, browser_key, changeorg_data, 1, origin=BLOG), 400)  # the duplicate
+    assert_rate_limited(api_sign(client, browser_key, changeorg_data, 2, origin=BLOG))
+    assert Signature.objects.count() == 1
 
 
 # --- a server key ---------------------------------------------------------------------------------

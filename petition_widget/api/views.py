@@ -252,13 +252,17 @@ class SignatureListView(PublicApiView):
         try:
             with abuse.reserve_signature(petition, ip_hash, api_key=api_key) as reservation:
                 signature = form.save(ip_hash=ip_hash)
-                if signature is None:
-                    reservation.release()
+                if signature is None and not form.concealed_duplicate:
+                    # A duplicate keeps its address's slot, as on the form: guessing who signed costs one.
+                    reservation.release(keep_address=True)
         except abuse.RateLimited as exc:
             logger.info("API sign POST refused for petition %s with key %s: %s", petition.pk, api_key.pk, exc)
             raise Refused(str(exc.refusal.message), exc.refusal.status, retry_after=exc.refusal.retry_after) from None
         if signature is None:
-            raise Refused(DUPLICATE_MESSAGE)
+            if not form.concealed_duplicate:
+                raise Refused(DUPLICATE_MESSAGE)
+            logger.info("duplicate signature through the API for petition %s answered as a new one", petition.pk)
+            return Response({"result": "success"}, status=status.HTTP_202_ACCEPTED)
         logger.info(
             "signature %s stored through the API for petition %s with key %s",
             signature.pk,
