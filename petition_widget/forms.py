@@ -9,7 +9,7 @@ from functools import partial
 import phonenumbers
 from django import forms
 from django.core.exceptions import ValidationError
-from django.core.validators import RegexValidator
+from django.core.validators import RegexValidator, validate_email
 from django.db import IntegrityError, router, transaction
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
@@ -17,22 +17,23 @@ from django_countries import countries
 from .confirmation import send_already_signed, send_confirmation
 from .forwarding.wake import on_signature_stored
 from .models import ForwardingState, Provider, Signature, count_new_signature, inserts_unless_duplicate
+from .text import DEFAULT_IGNORABLE, has_letter, normalize_email_domain
 
-# C0/C1 controls, zero-width and bidirectional formatting characters: never part of a name or an address.
-_INVISIBLE = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f\u200b-\u200f\u202a-\u202e\u2060-\u2064\u2066-\u2069\ufeff"
+# C0/C1 controls (line breaks aside) and every default-ignorable code point (soft hyphen, zero-width and
+# bidirectional formatting characters, Hangul fillers, variation selectors…): never part of a name or an address.
+_INVISIBLE = "\x00-\x08\x0b\x0c\x0e-\x1f\x7f-\x9f" + DEFAULT_IGNORABLE
 _INVISIBLE_RE = re.compile(f"[{_INVISIBLE}]")
 _LINE_BREAKS = re.compile(r"[\t\n\r]+")
 _SPACES = re.compile(r"[ \t]{2,}")
 
 
 def clean_text(value: str, *, multiline: bool = False) -> str:
-    """NFC-normalise, drop control and invisible formatting characters (NUL included), tidy spaces."""
-    value = unicodedata.normalize("NFC", value)
+    """Drop control characters (NUL included) and default-ignorable code points, NFC-normalise, tidy spaces."""
     if multiline:
         value = value.replace("\r\n", "\n").replace("\r", "\n")
     else:
         value = _LINE_BREAKS.sub(" ", value)
-    value = _INVISIBLE_RE.sub("", value)
+    value = unicodedata.normalize("NFC", _INVISIBLE_RE.sub("", value))
     return _SPACES.sub(" ", value).strip()
 
 
@@ -54,6 +55,15 @@ validate_name = _only(
     digits=False,
     message=_("Please use letters only; spaces, apostrophes, hyphens and full stops are fine too."),
 )
+NO_LETTER_MESSAGE = _("Please write your name with at least one letter.")
+
+
+def validate_has_letter(value: str) -> None:
+    """A name must show something: at least one letter, not only punctuation or combining marks."""
+    if not has_letter(value):
+        raise ValidationError(NO_LETTER_MESSAGE, code="no_letter")
+
+
 validate_city = _only(
     " '’-.,()/",
     digits=True,
@@ -90,8 +100,30 @@ class CleanCharField(CleanTextMixin, forms.CharField):
         super().__init__(**kwargs)
 
 
+class NameField(CleanCharField):
+    """A first or last name: letters of any script, and at least one of them visible."""
+
+    default_validators = [validate_name, validate_has_letter]
+
+    def to_python(self, value):
+        cleaned = super().to_python(value)
+        if not cleaned and isinstance(value, str) and value.strip():
+            # Typed, but nothing visible was left (Hangul fillers, say): say so rather than "required".
+            raise ValidationError(NO_LETTER_MESSAGE, code="no_letter")
+        return cleaned
+
+
 class CleanEmailField(CleanTextMixin, forms.EmailField):
-    pass
+    """An e-mail address: local part as typed (invisible characters dropped), domain in its IDNA ASCII form."""
+
+    def to_python(self, value):
+        value = super().to_python(value)
+        if not value:
+            return value
+        try:
+            return normalize_email_domain(value)
+        except ValueError:
+            raise ValidationError(validate_email.message, code="invalid") from None
 
 
 class CountryCodeField(forms.ChoiceField):
@@ -121,12 +153,8 @@ class SignatureForm(forms.Form):
     # The name of the Signature field each form field is stored in, where the two differ.
     stored_as: dict[str, str] = {}
 
-    first_name = CleanCharField(
-        label=_("First name"), max_length=100, validators=[validate_name], widget=forms.TextInput(_attrs("given-name"))
-    )
-    last_name = CleanCharField(
-        label=_("Last name"), max_length=100, validators=[validate_name], widget=forms.TextInput(_attrs("family-name"))
-    )
+    first_name = NameField(label=_("First name"), max_length=100, widget=forms.TextInput(_attrs("given-name")))
+    last_name = NameField(label=_("Last name"), max_length=100, widget=forms.TextInput(_attrs("family-name")))
     email = CleanEmailField(label=_("E-mail"), max_length=254, widget=forms.EmailInput(_attrs("email")))
 
     def __init__(self, *args, petition, **kwargs) -> None:

@@ -15,6 +15,8 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
+from .text import drop_ignorables, normalize_email_domain
+
 
 class Provider(models.TextChoices):
     """The upstream platforms a petition can live on."""
@@ -302,8 +304,17 @@ class Signature(models.Model):
 
     @staticmethod
     def normalize_email(email: str) -> str:
-        """The form of an e-mail address that the one-signature-per-address rule compares."""
-        return email.strip().casefold()
+        """The form of an e-mail address that the one-signature-per-address rule compares.
+
+        Default-ignorable code points dropped, the domain in its IDNA ASCII form (so ``x@ｅxample.com``
+        is ``x@example.com``), then casefolded.
+        """
+        email = email.strip()
+        try:
+            email = normalize_email_domain(email)
+        except ValueError:  # a domain IDNA refuses never passes the form: compare it as typed
+            email = drop_ignorables(email)
+        return email.casefold()
 
     @property
     def display_name(self) -> str:

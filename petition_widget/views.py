@@ -19,8 +19,7 @@ from . import abuse, confirmation
 from .conf import app_settings
 from .forms import SignatureForm, form_class_for
 from .models import ForwardingState, Petition, Provider, Signature
-from .petitions import check_callback_token, record_auth_key_change
-from .providers.changeorg import GRANT_STATUSES
+from .petitions import CallbackRefused, check_callback_token, record_auth_key_change
 
 logger = logging.getLogger(__name__)
 
@@ -227,23 +226,26 @@ class ConfirmView(TemplateResponseMixin, View):
 class AuthKeyCallbackView(View):
     """Receives Change.org's later changes to a petition's authorization key (a revocation, say).
 
-    The URL carries a token only the upstream was given, so nobody else can revoke a site's key.
+    The URL carries a token only the upstream was given with the latest key request, so nobody else can
+    revoke a site's key, and an older URL is worthless. A callback can take the key away but never
+    install one (see :func:`~petition_widget.petitions.record_auth_key_change`).
     """
 
     http_method_names = ["post"]
-    statuses = GRANT_STATUSES
 
     def post(self, request: HttpRequest, slug: str, token: str) -> HttpResponse:
         petition = Petition.objects.filter(slug=slug, provider=Provider.CHANGEORG).first()
         if petition is None or not check_callback_token(petition, token):
             return JsonResponse({"result": "failure", "messages": ["not found"]}, status=404)
-        status = request.POST.get("status", "")
-        if status not in self.statuses or request.POST.get("petition_id", petition.upstream_id) != petition.upstream_id:
-            return JsonResponse({"result": "failure", "messages": ["unexpected status or petition"]}, status=400)
-        record_auth_key_change(
-            petition,
-            status=status,
-            auth_key=request.POST.get("auth_key", "")[:64],
-            source=request.POST.get("source", "")[:500],
-        )
+        if request.POST.get("petition_id", petition.upstream_id) != petition.upstream_id:
+            return JsonResponse({"result": "failure", "messages": ["unexpected petition"]}, status=400)
+        try:
+            record_auth_key_change(
+                petition,
+                status=request.POST.get("status", ""),
+                auth_key=request.POST.get("auth_key", ""),
+                source=request.POST.get("source", ""),
+            )
+        except CallbackRefused as refused:
+            return JsonResponse({"result": "failure", "messages": [str(refused)]}, status=400)
         return JsonResponse({"result": "success"})

@@ -438,6 +438,14 @@ def test_duplicate_gets_the_upstream_message(client, petition, api_key, changeor
     assert Signature.objects.count() == 1 and petition.local_signature_count == 1
 
 
+def test_equivalent_email_addresses_cannot_sign_twice_through_the_api(client, petition, api_key, changeorg_data):
+    assert sign(client, api_key.key, {**changeorg_data, "email": "x@example.com"}).status_code == 202
+    for variant in ("x@\uff45xample.com", "x@exam\u00adple.com"):
+        again = {**changeorg_data, "email": variant}
+        assert is_failure(sign(client, api_key.key, again), 400) == ["user has already signed the petition"]
+    assert Signature.objects.get().email == "x@example.com"
+
+
 def test_closed_petition_refuses(client, petition, api_key, changeorg_data):
     Petition.objects.filter(pk=petition.pk).update(accepts_signatures=False)
     messages = is_failure(sign(client, api_key.key, changeorg_data), 409)

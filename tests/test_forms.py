@@ -3,6 +3,8 @@
 import pytest
 
 from petition_widget.forms import ChangeorgSignatureForm, WethepeopleSignatureForm, clean_text
+from petition_widget.models import Signature
+from petition_widget.text import DEFAULT_IGNORABLE_RANGES
 
 REQUIRED_CHANGEORG = ["first_name", "last_name", "email", "city", "postal_code", "country_code"]
 OPTIONAL_CHANGEORG = ["address", "state_province", "phone", "reason", "hidden"]
@@ -118,6 +120,92 @@ def test_newlines_in_single_line_fields_become_spaces(petition, changeorg_data):
 def test_clean_text_normalises_unicode():
     assert clean_text("Zoe\u0308") == "Zoë"  # combining diaeresis composed (NFC)
     assert clean_text("  a \t  b  ") == "a b"
+
+
+@pytest.mark.parametrize("field", ["first_name", "last_name"])
+@pytest.mark.parametrize(
+    "value",
+    ["\u3164", "\u115f", "\u1160", "\u034f", "\u3164 \u115f\u1160", "\u00ad\u200b\ufeff", "\uffa0", "\U000e0041"],
+)
+def test_invisible_only_names_are_refused(petition, changeorg_data, field, value):
+    form = changeorg_form(petition, {**changeorg_data, field: value})
+    assert not form.is_valid()
+    assert form.errors[field] == ["Please write your name with at least one letter."]
+    assert list(form.errors) == [field]
+
+
+@pytest.mark.parametrize("value", [".", "- '", "\u0301", "\u0301."])
+def test_names_without_a_letter_are_refused(petition, changeorg_data, value):
+    form = changeorg_form(petition, {**changeorg_data, "last_name": value})
+    assert not form.is_valid()
+    assert "Please write your name with at least one letter." in form.errors["last_name"]
+
+
+@pytest.mark.parametrize(
+    ("value", "stored"),
+    [
+        ("Zoe\u0308", "Zoë"),  # a combining mark, composed
+        ("Ŏ\u0301rsted", "Ŏ\u0301rsted"),  # one with no composed form stays as typed
+        ("محمد", "محمد"),
+        ("王小明", "王小明"),
+        ("김민준", "김민준"),
+        ("देवनागरी", "देवनागरी"),
+        ("\u3164Ada\u00ad", "Ada"),  # a visible name keeps its letters, the invisible ones go
+    ],
+)
+def test_names_with_combining_marks_or_other_scripts_pass(petition, changeorg_data, value, stored):
+    form = changeorg_form(petition, {**changeorg_data, "first_name": value})
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["first_name"] == stored
+
+
+def test_every_default_ignorable_code_point_is_dropped_from_every_text_field(petition, changeorg_data):
+    ignorables = [
+        chr(cp) for first, last in DEFAULT_IGNORABLE_RANGES for cp in sorted({first, (first + last) // 2, last})
+    ]
+    for char in ignorables:
+        assert clean_text(f"A{char}da") == "Ada", hex(ord(char))
+    dirty = "".join(ignorables)
+    # Every text field; the country is a choice from a list, refused when it is not one.
+    data = {name: dirty.join([value[:1], value[1:]]) for name, value in changeorg_data.items()}
+    data["country_code"] = changeorg_data["country_code"]
+    data["reason"] = f"Bees{dirty}!\nReally."
+    form = changeorg_form(petition, data)
+    assert form.is_valid(), form.errors
+    assert {name: form.cleaned_data[name] for name in changeorg_data} == changeorg_data
+    assert form.cleaned_data["reason"] == "Bees!\nReally."
+
+
+@pytest.mark.parametrize(
+    ("typed", "stored"),
+    [
+        ("x@\uff45xample.com", "x@example.com"),  # full-width letters in the domain
+        ("x@example\uff0ecom", "x@example.com"),  # a full-width full stop
+        ("x@exa\u00admple.com", "x@example.com"),
+        ("X.Y@Example.COM", "X.Y@example.com"),  # the local part as typed
+        ("ana@Bücher.de", "ana@xn--bcher-kva.de"),  # an internationalised domain: its A-labels
+        ("ana@xn--bcher-kva.de", "ana@xn--bcher-kva.de"),
+        ("ana@例え.テスト", "ana@xn--r8jz45g.xn--zckzah"),
+    ],
+)
+def test_email_domains_are_stored_in_one_form(petition, changeorg_data, typed, stored):
+    form = changeorg_form(petition, {**changeorg_data, "email": typed})
+    assert form.is_valid(), form.errors
+    assert form.cleaned_data["email"] == stored
+    assert Signature.normalize_email(typed) == stored.casefold()
+
+
+@pytest.mark.parametrize("typed", ["x@-bad.com", "x@exa_mple.com", "x@xn--zz.com", "x@", "x@exa..com"])
+def test_email_domains_idna_refuses_are_invalid(petition, changeorg_data, typed):
+    form = changeorg_form(petition, {**changeorg_data, "email": typed})
+    assert not form.is_valid()
+    assert form.errors["email"] == ["Enter a valid email address."]
+
+
+def test_stored_ascii_addresses_keep_their_normalised_form():
+    """Rows stored before domains were normalised compare as they did: no data migration is needed."""
+    for email in ("ada@example.com", " Ada.Lovelace+bees@Example.CO.UK ", "STRASSE@example.de"):
+        assert Signature.normalize_email(email) == email.strip().casefold()
 
 
 @pytest.mark.parametrize("code", ["XX", "ZZ", "UK", "USA", "1", "<s>", "G\x00B"])

@@ -2,13 +2,16 @@
 its revocation callback, and the admin's "add from upstream"."""
 
 import re
+from urllib.parse import urlsplit
 
 import pytest
 from django.core.management import CommandError, call_command
 from django.urls import reverse
 
-from petition_widget.models import Petition, Provider, Signature
-from petition_widget.petitions import callback_token
+from petition_widget.forwarding.retry import RetryPolicy
+from petition_widget.forwarding.worker import Worker, WorkerOptions
+from petition_widget.models import ForwardingState, Petition, Provider, Signature
+from petition_widget.petitions import callback_token, request_auth_key
 
 ELM_STREET_URL = "https://www.change.org/p/plant-trees-on-elm-street"
 
@@ -50,7 +53,8 @@ def test_add_changeorg_petition_by_url(upstream, db):
     assert petition.auth_key_source == "https://blog.example/petitions/plant-trees-on-elm-street/"
     key = upstream.state.auth_key("1001", upstream.api_key, petition.auth_key_source)
     assert key is not None and key.key == petition.auth_key
-    token = callback_token("changeorg", "1001")
+    assert re.fullmatch(r"[0-9a-f]{32}", petition.auth_key_callback_nonce)
+    token = callback_token("changeorg", "1001", petition.auth_key_callback_nonce)
     assert (
         key.callback_endpoint == f"https://blog.example/petitions/plant-trees-on-elm-street/auth-key-callback/{token}/"
     )
@@ -130,7 +134,7 @@ def test_forms_never_call_the_upstream(settings, petition, changeorg_data, clien
 
 
 @pytest.mark.django_db(transaction=True)
-def test_revocation_reaches_the_callback(settings, emulator, live_server):
+def test_revocation_reaches_the_callback(settings, emulator, live_server, client, changeorg_data):
     settings.PETITION_WIDGET = {
         **settings.PETITION_WIDGET,
         "SITE_URL": live_server.url,
@@ -138,19 +142,106 @@ def test_revocation_reaches_the_callback(settings, emulator, live_server):
         "HTTP_TIMEOUT": 2.0,
     }
     add("changeorg", "1001")
+    request_auth_key(Petition.objects.get())  # the callback URL of the latest request is the one that works
     petition = Petition.objects.get()
     assert petition.auth_key_status == "granted"
-    emulator.control("POST", "auth_keys/revoke", json={"petition_id": "1001", "source": petition.auth_key_source})
+    assert client.post(petition.get_absolute_url(), changeorg_data).status_code == 303
+    answer = emulator.control(
+        "POST", "auth_keys/revoke", json={"petition_id": "1001", "source": petition.auth_key_source}
+    ).json()
+    assert [callback["status"] for callback in answer["callbacks"]] == [200]
+    petition.refresh_from_db()
+    assert (petition.auth_key_status, petition.auth_key) == ("revoked", "")
+    # Forwarding pauses, as it does for any refused credentials: nothing is sent with a revoked key.
+    Signature.objects.update(next_attempt_at=None)
+    options = WorkerOptions(worker_id="test-worker", concurrency=1, batch_size=5, once=True, lease_seconds=30.0)
+    Worker(options, policy=RetryPolicy(max_attempts=3, base_seconds=1e-6, max_seconds=1e-6)).run()
+    petition.refresh_from_db()
+    assert petition.forwarding_paused_reason
+    assert list(Signature.objects.values_list("state", flat=True)) == [ForwardingState.HELD]
+    assert emulator.received() == []
+
+
+def callback_path(upstream, petition: Petition) -> str:
+    """The path of the callback URL the upstream holds for the petition's key."""
+    key = upstream.state.auth_key(petition.upstream_id, upstream.api_key, petition.auth_key_source)
+    return urlsplit(key.callback_endpoint).path
+
+
+def test_a_leaked_callback_url_cannot_install_an_attackers_granted_key(upstream, db, client):
+    add("changeorg", "1001")
+    petition = Petition.objects.get()
+    ours = (petition.auth_key, petition.auth_key_status, petition.auth_key_source)
+    url = callback_path(upstream, petition)
+    for attack in (
+        {"status": "granted", "auth_key": "ATTACKER", "source": petition.auth_key_source},
+        {"status": "granted", "auth_key": "ATTACKER"},
+        {"status": "granted"},
+    ):
+        response = client.post(url, {"petition_id": "1001", **attack})
+        assert response.status_code == 400 and response.json()["result"] == "failure"
+        petition.refresh_from_db()
+        assert (petition.auth_key, petition.auth_key_status, petition.auth_key_source) == ours
+    # Re-stating the key we hold from our own request is fine, and restores nothing else.
+    restated = {"petition_id": "1001", "status": "granted", "auth_key": ours[0], "source": ours[2]}
+    assert client.post(url, restated).status_code == 200
+    # Once the key is taken away, "granted" cannot bring it (or any other) back: the admin asks anew.
+    assert client.post(url, {"petition_id": "1001", "status": "revoked"}).status_code == 200
+    assert client.post(url, restated).status_code == 400
+    petition.refresh_from_db()
+    assert (petition.auth_key, petition.auth_key_status) == ("", "revoked")
+
+
+def test_a_leaked_callback_url_cannot_set_a_foreign_source(upstream, db, client):
+    add("changeorg", "1001")
+    petition = Petition.objects.get()
+    ours = (petition.auth_key, petition.auth_key_status, petition.auth_key_source)
+    url = callback_path(upstream, petition)
+    for status, key in (("granted", ours[0]), ("revoked", ""), ("denied", "")):
+        for source in ("https://evil.example/", ours[2] + "x", "https://blog.example/petitions/another/"):
+            data = {"petition_id": "1001", "status": status, "auth_key": key, "source": source}
+            response = client.post(url, data)
+            assert response.status_code == 400 and response.json() == {
+                "result": "failure",
+                "messages": ["unexpected source"],
+            }
+    petition.refresh_from_db()
+    assert (petition.auth_key, petition.auth_key_status, petition.auth_key_source) == ours
+
+
+def test_an_old_callback_url_answers_404_after_a_new_key_request(upstream, admin_client, client):
+    add("changeorg", "1001")
+    petition = Petition.objects.get()
+    first_url = callback_path(upstream, petition)
+    add("changeorg", "1001")  # adding again asks for the key again
+    petition.refresh_from_db()
+    second_url = callback_path(upstream, petition)
+    changelist = reverse("admin:petition_widget_petition_changelist")
+    admin_client.post(changelist, {"action": "request_new_auth_key", "_selected_action": [petition.pk]})
+    petition.refresh_from_db()
+    current_url = callback_path(upstream, petition)
+    assert len({first_url, second_url, current_url}) == 3
+    for old in (first_url, second_url):
+        response = client.post(old, {"petition_id": "1001", "status": "revoked", "source": petition.auth_key_source})
+        assert response.status_code == 404
+    petition.refresh_from_db()
+    assert petition.auth_key_status == "granted" and petition.auth_key
+    response = client.post(current_url, {"petition_id": "1001", "status": "revoked"})
+    assert response.status_code == 200
     petition.refresh_from_db()
     assert (petition.auth_key_status, petition.auth_key) == ("revoked", "")
 
 
 def test_callback_refuses_a_wrong_token_or_status(client, petition):
     petition.auth_key, petition.auth_key_status = "a" * 32, "granted"
+    petition.auth_key_callback_nonce = "b" * 32
     petition.save()
     good = reverse(
         "petition_widget:auth_key_callback",
-        kwargs={"slug": petition.slug, "token": callback_token(petition.provider, petition.upstream_id)},
+        kwargs={
+            "slug": petition.slug,
+            "token": callback_token(petition.provider, petition.upstream_id, petition.auth_key_callback_nonce),
+        },
     )
     bad = reverse("petition_widget:auth_key_callback", kwargs={"slug": petition.slug, "token": "0" * 32})
     assert client.post(bad, {"status": "revoked", "petition_id": petition.upstream_id}).status_code == 404

@@ -107,6 +107,17 @@ def test_second_signature_of_the_same_email_is_refused_kindly(client, petition, 
     assert Signature.objects.get().first_name == "Ada"
 
 
+def test_equivalent_email_addresses_cannot_sign_twice(client, petition, changeorg_data):
+    data = {**changeorg_data, "email": "x@example.com"}
+    assert client.post(sign_url(petition), data).status_code == 303
+    # Full-width letters in the domain, then soft hyphens (in the domain, in the local part): the same address.
+    for variant in ("x@\uff45xample.com", "x@exam\u00adple.com", "x\u00ad@example.com"):
+        response = client.post(sign_url(petition), {**data, "email": variant, "first_name": "Augusta"})
+        assert response.status_code == 200
+        assert "This e-mail address has already signed this petition." in response.content.decode()
+    assert list(Signature.objects.values_list("email", "email_normalized")) == [("x@example.com", "x@example.com")]
+
+
 def test_same_email_may_sign_another_petition(client, petition, wtp_petition, changeorg_data):
     assert client.post(sign_url(petition), changeorg_data).status_code == 303
     data = {k: changeorg_data[k] for k in ("first_name", "last_name", "email")}
