@@ -12,12 +12,12 @@ from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from django.views import View
-from django.views.decorators.csrf import csrf_exempt
 from django.views.generic.base import TemplateResponseMixin
 
 from . import abuse, confirmation
 from .conf import app_settings
 from .forms import SignatureForm, form_class_for
+from .guards import Refusal, guard_request
 from .models import ForwardingState, Petition, Provider, Signature
 from .petitions import CallbackRefused, check_callback_token, record_auth_key_change
 
@@ -25,15 +25,6 @@ logger = logging.getLogger(__name__)
 
 SIGNED_PARAM = "petition_signed"
 CLOSED_MESSAGE = _("This petition is closed and no longer accepts signatures.")
-
-
-def body_too_large(request: HttpRequest) -> bool:
-    """Whether a request announces a body over ``MAX_REQUEST_BYTES`` (checked before anything parses it)."""
-    try:
-        length = int(request.META.get("CONTENT_LENGTH") or 0)
-    except ValueError:
-        length = 0
-    return length > app_settings.MAX_REQUEST_BYTES
 
 
 def without_signed_param(url: str) -> str:
@@ -82,13 +73,15 @@ def widget_context(
     }
 
 
+@method_decorator(guard_request(csrf=True), name="dispatch")
 class SignView(TemplateResponseMixin, View):
     """``GET`` shows a petition's form; ``POST`` stores a signature and redirects (Post/Redirect/Get).
 
-    A ``POST`` passes the abuse checks of :mod:`petition_widget.abuse` first: a refused one gets the form
-    again with the reason, 400 (bot checks, a replayed form) or 429 (rate limits), and nothing is stored.
-    A duplicate address is a form error, or on a petition that conceals duplicates the same redirect as
-    a new signature.
+    A body over ``MAX_REQUEST_BYTES``, of unknown length or in an unreadable character set is refused
+    before anything reads it (:mod:`petition_widget.guards`). A ``POST`` then passes the abuse checks of
+    :mod:`petition_widget.abuse`: a refused one gets the form again with the reason, 400 (bot checks, a
+    replayed form) or 429 (rate limits), and nothing is stored. A duplicate address is a form error, or on
+    a petition that conceals duplicates the same redirect as a new signature.
 
     A host can override any class attribute through ``as_view()``.
     """
@@ -137,9 +130,6 @@ class SignView(TemplateResponseMixin, View):
         return self.render_form()
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
-        if body_too_large(request):
-            return HttpResponse(_("The form you sent is too large."), status=413, content_type="text/plain")
-
         next_url = request.POST.get("next", "")
         if not url_has_allowed_host_and_scheme(
             next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
@@ -181,6 +171,7 @@ class SignView(TemplateResponseMixin, View):
         return self.render_form(form, next_url=next_url, protection=protection.again(keep_token=True))
 
 
+@method_decorator(guard_request(csrf=True), name="dispatch")
 class ConfirmView(TemplateResponseMixin, View):
     """The page an e-mailed confirmation link opens: ``GET`` shows a button, only its ``POST`` confirms.
 
@@ -222,13 +213,18 @@ class ConfirmView(TemplateResponseMixin, View):
         return self.render(signature, confirmed=True)
 
 
-@method_decorator(csrf_exempt, name="dispatch")
+def failure_json(refusal: Refusal) -> HttpResponse:
+    return JsonResponse({"result": "failure", "messages": [refusal.message]}, status=refusal.status)
+
+
+@method_decorator(guard_request(csrf=False, answer=failure_json), name="dispatch")
 class AuthKeyCallbackView(View):
     """Receives Change.org's later changes to a petition's authorization key (a revocation, say).
 
     The URL carries a token only the upstream was given with the latest key request, so nobody else can
     revoke a site's key, and an older URL is worthless. A callback can take the key away but never
-    install one (see :func:`~petition_widget.petitions.record_auth_key_change`).
+    install one (see :func:`~petition_widget.petitions.record_auth_key_change`). The upstream posts from
+    its servers, so there is no CSRF check; a body too large to read is refused first.
     """
 
     http_method_names = ["post"]

@@ -647,7 +647,7 @@ def test_openapi_schema_describes_the_endpoints(client, db):
     }
     post = schema["paths"]["/petitions/{upstream_id}/signatures"]["post"]
     assert {"application/x-www-form-urlencoded", "application/json"} <= set(post["requestBody"]["content"])
-    assert sorted(post["responses"]) == ["202", "400", "401", "403", "404", "409", "413", "415", "429"]
+    assert sorted(post["responses"]) == ["202", "400", "401", "403", "404", "409", "411", "413", "415", "429"]
     assert client.get("/api/v1/schema").headers["Content-Type"].startswith("application/vnd.oai.openapi")
 
 

@@ -21,7 +21,7 @@ from drf_spectacular.utils import OpenApiParameter, extend_schema
 from drf_spectacular.views import SpectacularAPIView
 from rest_framework import exceptions, serializers, status
 from rest_framework.negotiation import DefaultContentNegotiation
-from rest_framework.parsers import FormParser, JSONParser, MultiPartParser
+from rest_framework.parsers import FormParser, MultiPartParser
 from rest_framework.permissions import AllowAny
 from rest_framework.renderers import JSONRenderer
 from rest_framework.request import Request
@@ -30,8 +30,9 @@ from rest_framework.views import APIView
 
 from .. import __version__, abuse
 from ..forms import SignatureForm, form_class_for
+from ..guards import request_refusal
 from ..models import ApiKeyKind, Petition, Signature
-from ..views import CLOSED_MESSAGE, body_too_large
+from ..views import CLOSED_MESSAGE
 from .auth import (
     ApiKeyAuthentication,
     HasApiKeyOrReadOnly,
@@ -40,6 +41,7 @@ from .auth import (
     request_origin,
 )
 from .errors import NOT_FOUND_MESSAGE, Refused, failure_exception_handler, flatten_messages
+from .parsers import BoundedJSONParser
 from .serializers import (
     PETITION_FIELDS,
     RECENT_COUNT,
@@ -104,7 +106,7 @@ class PublicApiView(APIView):
     """Shared behaviour: JSON only, the failure shape, CORS and the petition lookup."""
 
     renderer_classes = [JSONRenderer]
-    parser_classes = [FormParser, MultiPartParser, JSONParser]
+    parser_classes = [FormParser, MultiPartParser, BoundedJSONParser]
     authentication_classes: list = []
     permission_classes = [AllowAny]
     throttle_classes: list = []
@@ -126,9 +128,10 @@ class PublicApiView(APIView):
         # DRF would authenticate an unsupported method first and answer 401 rather than 405.
         if request.method.lower() not in self.http_method_names:
             raise exceptions.MethodNotAllowed(request.method)
-        if request.method == "POST":
-            if body_too_large(request):
-                raise Refused("The request body is too large.", status.HTTP_413_REQUEST_ENTITY_TOO_LARGE)
+        # Before DRF's authentication, which reads the body for the api_key (APIView is CSRF-exempt).
+        refusal = request_refusal(request)
+        if refusal is not None:
+            raise Refused(refusal.message, refusal.status)
         super().initial(request, *args, **kwargs)
 
     def options(self, request: Request, *args: Any, **kwargs: Any) -> Response:
@@ -231,7 +234,7 @@ class SignatureListView(PublicApiView):
         ),
         parameters=[UPSTREAM_ID_PARAMETER, ProviderQuery],
         request=SignIn,
-        responses={202: SuccessOut, **failures(400, 401, 403, 404, 409, 413, 415, 429)},
+        responses={202: SuccessOut, **failures(400, 401, 403, 404, 409, 411, 413, 415, 429)},
     )
     def post(self, request: Request, upstream_id: str) -> Response:
         api_key = request.auth
