@@ -1,28 +1,21 @@
-"""System checks for the ``PETITION_WIDGET`` setting (ids ``petition_widget.E001``…)."""
+"""System checks for the ``PETITION_WIDGET`` setting (ids ``petition_widget.E001``…).
+
+Each key's own check is declared beside it in ``conf.SETTINGS`` and run by :func:`check_declared_settings`;
+what is written out here by hand are the checks that look at several keys (or at Django's own settings) at once.
+"""
 
 from __future__ import annotations
 
-from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
 from django.core.checks import Error, Warning, register
 from django.core.exceptions import ImproperlyConfigured
-from django.template import TemplateDoesNotExist
-from django.template.loader import get_template
 
-from .conf import SETTING_NAME, app_settings
-from .models import NameDisplay
+from .conf import SETTING_NAME, SETTINGS, app_settings, is_http_url
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 URL_KEYS = ("CHANGEORG_API_URL", "WETHEPEOPLE_API_URL")
-
-
-def _is_http_url(value: Any) -> bool:
-    if not isinstance(value, str):
-        return False
-    parts = urlsplit(value)
-    return parts.scheme in ("http", "https") and bool(parts.hostname)
 
 
 @register()
@@ -35,19 +28,48 @@ def check_settings(app_configs=None, **kwargs) -> list:
         return [
             Error(
                 f"Unknown key(s) in {SETTING_NAME}: {', '.join(unknown)}.",
-                hint="Check the spelling; README.md lists every setting.",
+                hint="Check the spelling; docs/settings.md lists every setting.",
                 id="petition_widget.E002",
             )
         ]
+    errors, invalid = check_declared_settings()
+    errors.extend(check_credentials())
+    errors.extend(check_forwarding_settings(invalid))
+    errors.extend(check_shared_state())
+    return errors
 
+
+def _setting_error(key: str, message: str, id: str, hint: str | None = None) -> Error:
+    return Error(f"{SETTING_NAME}['{key}'] {message}", hint=hint, id=f"petition_widget.{id}")
+
+
+def check_declared_settings() -> tuple[list, set[str]]:
+    """Each setting's own validator (``conf.SETTINGS``): the errors, and the keys whose values are invalid."""
+    errors: list = []
+    invalid: set[str] = set()
+    for setting in SETTINGS:
+        if setting.validate is None:
+            continue
+        for problem in setting.validate(getattr(app_settings, setting.key)):
+            errors.append(_setting_error(setting.key, problem.message, setting.check_id, problem.hint))
+            invalid.add(setting.key)
+    shortest, longest = app_settings.SIGN_MIN_SECONDS, app_settings.SIGN_FORM_MAX_AGE
+    if not invalid & {"SIGN_MIN_SECONDS", "SIGN_FORM_MAX_AGE"} and shortest and shortest >= longest:
+        errors.append(_setting_error("SIGN_MIN_SECONDS", "must be shorter than SIGN_FORM_MAX_AGE.", "E018"))
+    return errors, invalid
+
+
+def check_credentials() -> list:
+    """Upstream URLs against ``DEBUG``, and what Change.org's credentials need beside them."""
     errors: list = []
     for key in URL_KEYS:
         url = getattr(app_settings, key)
-        if not _is_http_url(url):
-            errors.append(
-                Error(f"{SETTING_NAME}['{key}'] must be an http(s) URL, not {url!r}.", id="petition_widget.E003")
-            )
-        elif urlsplit(url).scheme == "http" and urlsplit(url).hostname not in LOOPBACK_HOSTS and not settings.DEBUG:
+        if (
+            is_http_url(url)
+            and urlsplit(url).scheme == "http"
+            and urlsplit(url).hostname not in LOOPBACK_HOSTS
+            and not settings.DEBUG
+        ):
             errors.append(
                 Error(
                     f"{SETTING_NAME}['{key}'] uses plain http with DEBUG off; API keys would cross the network "
@@ -76,15 +98,7 @@ def check_settings(app_configs=None, **kwargs) -> list:
             )
         )
 
-    site_url = app_settings.SITE_URL
-    if site_url and not _is_http_url(site_url):
-        errors.append(
-            Error(
-                f"{SETTING_NAME}['SITE_URL'] must be an absolute http(s) URL, not {site_url!r}.",
-                id="petition_widget.E006",
-            )
-        )
-    elif has_key and not site_url:
+    if has_key and not app_settings.SITE_URL:
         errors.append(
             Error(
                 f"{SETTING_NAME}['SITE_URL'] is required with Change.org credentials: it is the `source` of the "
@@ -93,7 +107,7 @@ def check_settings(app_configs=None, **kwargs) -> list:
                 id="petition_widget.E006",
             )
         )
-    elif not site_url:
+    elif not app_settings.SITE_URL:
         errors.append(
             Warning(
                 f"{SETTING_NAME}['SITE_URL'] is empty: confirmation e-mails need it for their link, so petitions "
@@ -111,62 +125,16 @@ def check_settings(app_configs=None, **kwargs) -> list:
                 id="petition_widget.E010",
             )
         )
-
-    max_bytes = app_settings.MAX_REQUEST_BYTES
-    if not isinstance(max_bytes, int) or isinstance(max_bytes, bool) or max_bytes < 1024:
-        errors.append(
-            Error(
-                f"{SETTING_NAME}['MAX_REQUEST_BYTES'] must be an integer of at least 1024, not {max_bytes!r}.",
-                id="petition_widget.E007",
-            )
-        )
-
-    name_display = app_settings.API_NAME_DISPLAY
-    if name_display not in NameDisplay.values:
-        errors.append(
-            Error(
-                f"{SETTING_NAME}['API_NAME_DISPLAY'] must be one of {', '.join(NameDisplay.values)}, "
-                f"not {name_display!r}.",
-                id="petition_widget.E009",
-            )
-        )
-
-    base_template = app_settings.BASE_TEMPLATE
-    try:
-        get_template(base_template)
-    except (TemplateDoesNotExist, TypeError):
-        errors.append(
-            Error(f"{SETTING_NAME}['BASE_TEMPLATE'] {base_template!r} cannot be found.", id="petition_widget.E008")
-        )
-    errors.extend(check_forwarding_settings())
-    errors.extend(check_signing_settings())
-    errors.extend(check_shared_state())
     return errors
 
 
-def _is_number(value: Any) -> bool:
-    return isinstance(value, int | float) and not isinstance(value, bool)
-
-
-def _setting_error(key: str, message: str, id: str, hint: str | None = None) -> Error:
-    return Error(f"{SETTING_NAME}['{key}'] {message}", hint=hint, id=f"petition_widget.{id}")
-
-
-def check_forwarding_settings() -> list:
-    """The forwarding worker's settings: retry policy, lease, poll interval, rate limits, wake-up task."""
-    from .forwarding.wake import WAKE_MODES
+def check_forwarding_settings(invalid: set[str]) -> list:
+    """The retry policy's base against its cap, and the lease against the longest upstream request."""
     from .forwarding.worker import http_budget
-    from .models import Provider
 
     errors: list = []
-    max_attempts = app_settings.MAX_ATTEMPTS
-    if not isinstance(max_attempts, int) or isinstance(max_attempts, bool) or max_attempts < 1:
-        errors.append(
-            _setting_error("MAX_ATTEMPTS", f"must be a whole number of at least 1, not {max_attempts!r}.", "E011")
-        )
-
     base, cap = app_settings.BACKOFF_BASE_SECONDS, app_settings.BACKOFF_MAX_SECONDS
-    if not (_is_number(base) and _is_number(cap) and 0 < base <= cap):
+    if not invalid & {"BACKOFF_BASE_SECONDS", "BACKOFF_MAX_SECONDS"} and base > cap:
         errors.append(
             _setting_error(
                 "BACKOFF_BASE_SECONDS",
@@ -181,9 +149,7 @@ def check_forwarding_settings() -> list:
         budget = http_budget()
     except (TypeError, ValueError):
         budget = None
-    if not _is_number(lease) or lease <= 0:
-        errors.append(_setting_error("LEASE_SECONDS", f"must be a positive number of seconds, not {lease!r}.", "E013"))
-    elif budget is not None and lease <= budget:
+    if "LEASE_SECONDS" not in invalid and budget is not None and lease <= budget:
         errors.append(
             _setting_error(
                 "LEASE_SECONDS",
@@ -192,114 +158,6 @@ def check_forwarding_settings() -> list:
                 "E013",
             )
         )
-
-    poll = app_settings.POLL_INTERVAL
-    if not _is_number(poll) or poll <= 0:
-        errors.append(_setting_error("POLL_INTERVAL", f"must be a positive number of seconds, not {poll!r}.", "E014"))
-
-    limits = app_settings.RATE_LIMITS
-    if not isinstance(limits, dict):
-        errors.append(
-            _setting_error("RATE_LIMITS", f"must be a dict of provider to requests a minute, not {limits!r}.", "E015")
-        )
-        limits = {}
-    for provider, limit in limits.items():
-        if provider not in Provider.values:
-            errors.append(
-                _setting_error(
-                    "RATE_LIMITS",
-                    f"names an unknown provider {provider!r}; known: {', '.join(Provider.values)}.",
-                    "E015",
-                )
-            )
-        elif not isinstance(limit, int) or isinstance(limit, bool) or limit < 0:
-            errors.append(
-                _setting_error(
-                    "RATE_LIMITS",
-                    f"[{provider!r}] must be a whole number of requests a minute (0 for no limit), not {limit!r}.",
-                    "E015",
-                )
-            )
-
-    alias = app_settings.RATE_LIMIT_CACHE
-    caches_setting = getattr(settings, "CACHES", {})
-    if alias not in caches_setting:
-        errors.append(_setting_error("RATE_LIMIT_CACHE", f"names the cache {alias!r}, which is not in CACHES.", "E016"))
-    elif "DummyCache" in str(caches_setting[alias].get("BACKEND", "")):
-        errors.append(
-            _setting_error(
-                "RATE_LIMIT_CACHE",
-                f"names the cache {alias!r}, a DummyCache, which keeps no counters.",
-                "E016",
-                hint="Use Redis or Memcached, shared by every worker (or LocMemCache with a single worker process).",
-            )
-        )
-
-    if app_settings.WAKE_TASK not in WAKE_MODES:
-        errors.append(
-            _setting_error(
-                "WAKE_TASK", f"must be one of {', '.join(WAKE_MODES)}, not {app_settings.WAKE_TASK!r}.", "E017"
-            )
-        )
-    backend = app_settings.WAKE_TASK_BACKEND
-    if not isinstance(backend, str) or not backend:
-        errors.append(_setting_error("WAKE_TASK_BACKEND", f"must be a task backend alias, not {backend!r}.", "E017"))
-    return errors
-
-
-# Whole-number settings of the signing form's abuse checks and of retention: (key, smallest allowed value).
-WHOLE_NUMBER_KEYS = (
-    ("SIGN_MIN_SECONDS", 0),
-    ("SIGN_FORM_MAX_AGE", 1),
-    ("SIGN_LIMIT_PER_IP", 0),
-    ("SIGN_LIMIT_PER_PETITION", 0),
-    ("TRUSTED_PROXY_COUNT", 0),
-    ("CONFIRMATION_EXPIRY_HOURS", 1),
-    ("RETENTION_DAYS", 1),
-)
-
-
-def check_signing_settings() -> list:
-    """Abuse limits, the captcha hook, confirmation and retention."""
-    from django.forms import Field
-    from django.utils.module_loading import import_string
-
-    errors: list = []
-    for key, least in WHOLE_NUMBER_KEYS:
-        value = getattr(app_settings, key)
-        if not isinstance(value, int) or isinstance(value, bool) or value < least:
-            off = " (0 turns it off)" if least == 0 else ""
-            errors.append(
-                _setting_error(key, f"must be a whole number of at least {least}{off}, not {value!r}.", "E018")
-            )
-    shortest, longest = app_settings.SIGN_MIN_SECONDS, app_settings.SIGN_FORM_MAX_AGE
-    if not errors and shortest and shortest >= longest:
-        errors.append(_setting_error("SIGN_MIN_SECONDS", "must be shorter than SIGN_FORM_MAX_AGE.", "E018"))
-
-    captcha = app_settings.CAPTCHA_FIELD
-    if captcha:
-        try:
-            field_class = import_string(captcha) if isinstance(captcha, str) else None
-        except ImportError as exc:
-            field_class = None
-            hint = str(exc)
-        else:
-            hint = None
-        if not (isinstance(field_class, type) and issubclass(field_class, Field)):
-            errors.append(
-                _setting_error(
-                    "CAPTCHA_FIELD",
-                    f"must be the dotted path of a form field class, not {captcha!r}.",
-                    "E019",
-                    hint=hint
-                    or "For ALTCHA: pip install 'django-petition-widget[captcha]' and use 'django_altcha.AltchaField'.",
-                )
-            )
-
-    for key in ("IP_HASH_KEY", "CONFIRMATION_FROM_EMAIL", "REVIEWER_GROUP"):
-        if not isinstance(getattr(app_settings, key), str):
-            errors.append(_setting_error(key, f"must be a string, not {getattr(app_settings, key)!r}.", "E020"))
-    errors.extend(check_api_key_limits())
     return errors
 
 
@@ -376,32 +234,3 @@ def check_shared_state() -> list:
             )
         )
     return errors
-
-
-def check_api_key_limits() -> list:
-    """``API_KEY_LIMITS``: signatures an hour for each kind of API key, a whole number (0: no limit).
-
-    A kind left out keeps its default limit.
-    """
-    from .models import ApiKeyKind
-
-    limits = app_settings.API_KEY_LIMITS
-    kinds = set(ApiKeyKind.values)
-    if not isinstance(limits, dict) or not set(limits) <= kinds:
-        return [
-            _setting_error(
-                "API_KEY_LIMITS",
-                f"must be a dict of the key kinds {' and '.join(map(repr, sorted(kinds)))} to signatures an "
-                f"hour, not {limits!r}.",
-                "E021",
-            )
-        ]
-    return [
-        _setting_error(
-            "API_KEY_LIMITS",
-            f"[{kind!r}] must be a whole number of signatures an hour, at least 0 (0 turns it off), not {value!r}.",
-            "E021",
-        )
-        for kind, value in sorted(limits.items())
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0
-    ]
