@@ -841,7 +841,7 @@ PROFILE_STEPS = (
     ("abuse checks: ProtectionForm.refusal (honeypot, token)", 2, "petition_widget.abuse:ProtectionForm.refusal"),
     ("check_form_token (the token's HMAC)", 3, "petition_widget.abuse:check_form_token"),
     ("abuse checks: client_hash (the address's HMAC)", 2, "petition_widget.abuse:client_hash"),
-    ("abuse checks: RateLimiter.take (cache, both limits)", 2, "petition_widget.forwarding.ratelimit:RateLimiter.take"),
+    ("abuse checks: RateLimiter.take (cache, both limits)", 2, "petition_widget.ratelimit:RateLimiter.take"),
     ("SignatureForm.save", 2, "petition_widget.forms:SignatureForm.save"),
     ("count_new_signature (counter UPDATE)", 3, "petition_widget.models:count_new_signature"),
     ("on_signature_stored (forwarding wake)", 3, "petition_widget.forwarding.wake:on_signature_stored"),
