@@ -49,7 +49,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
 from .conf import DEFAULTS, app_settings
-from .forwarding.ratelimit import RateLimiter, Slot
+from .ratelimit import RateLimiter, Slot
 
 if TYPE_CHECKING:
     from .models import ApiKey, Petition

@@ -4,19 +4,15 @@ from __future__ import annotations
 
 import re
 import unicodedata
-from functools import partial
 
 import phonenumbers
 from django import forms
 from django.core.exceptions import ValidationError
 from django.core.validators import RegexValidator, validate_email
-from django.db import IntegrityError, router, transaction
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
-from .confirmation import send_already_signed, send_confirmation
-from .forwarding.wake import on_signature_stored
-from .models import ForwardingState, Provider, Signature, count_new_signature, inserts_unless_duplicate
+from .models import Provider
 from .text import DEFAULT_IGNORABLE, has_letter, normalize_email_domain
 
 # C0/C1 controls (line breaks aside) and every default-ignorable code point (soft hyphen, zero-width and
@@ -148,7 +144,10 @@ def _attrs(autocomplete: str, **extra) -> dict:
 
 
 class SignatureForm(forms.Form):
-    """Fields shared by every provider's form; subclasses add the rest of their upstream POST."""
+    """Fields shared by every provider's form; subclasses add the rest of their upstream POST.
+
+    It validates and cleans only: :func:`petition_widget.signing.sign` stores what it accepted.
+    """
 
     # The name of the Signature field each form field is stored in, where the two differ.
     stored_as: dict[str, str] = {}
@@ -161,76 +160,16 @@ class SignatureForm(forms.Form):
         self.petition = petition
         kwargs.setdefault("auto_id", f"pw-{petition.slug}-%s")
         super().__init__(*args, **kwargs)
-        # Set by save() when the address had already signed the petition.
-        self.duplicate = False
 
+    # The form's answer to a duplicate address (see petition_widget.signing), on its ``email`` field.
     duplicate_message = _("This e-mail address has already signed this petition. Thank you for your support!")
 
-    def build_signature(self, **extra) -> Signature:
-        """An unsaved :class:`Signature` from the cleaned data and `extra` model fields (``ip_hash``, say).
+    def signature_data(self) -> dict:
+        """The cleaned data of a valid form under the names of the :class:`Signature` fields they are stored in.
 
-        A petition that asks for confirmed signatures gets them awaiting confirmation.
+        What :func:`petition_widget.signing.sign` stores; the form itself writes nothing.
         """
-        values = {self.stored_as.get(name, name): value for name, value in self.cleaned_data.items()}
-        if self.petition.require_confirmation:
-            values["state"] = ForwardingState.UNCONFIRMED
-        return Signature(petition=self.petition, **values, **extra)
-
-    def save(self, **extra) -> Signature | None:
-        """Store the signature of a valid form; ``None`` for a duplicate (:attr:`duplicate` is then set).
-
-        No lookup comes first: the unique constraint decides, so two concurrent submissions of one
-        address cannot both get in. On PostgreSQL and SQLite the INSERT skips a conflicting row
-        (:meth:`Signature.insert_unless_duplicate`), so a duplicate is no database error and puts nothing
-        in the database's log; elsewhere a savepoint catches the IntegrityError.
-
-        A duplicate becomes an error on ``email``, unless the petition conceals duplicates: then the form
-        has no error (the caller answers as for a new signature), and on a petition with confirmation the
-        address is mailed that it has already signed, after the commit.
-        Nothing here talks to the upstream: after the commit a task may wake forwarding (``forwarding.wake``),
-        or, for a signature awaiting confirmation, the confirmation e-mail goes out.
-        """
-        signature = self.build_signature(**extra)
-        using = router.db_for_write(Signature, instance=signature)
-        with transaction.atomic(using=using):
-            stored = self._insert(signature, using)
-            if stored:
-                count_new_signature(signature)
-                if signature.state == ForwardingState.UNCONFIRMED:
-                    transaction.on_commit(partial(send_confirmation, signature.pk), using=using)
-                else:
-                    on_signature_stored(signature.pk)
-        if stored:
-            return signature
-        self.duplicate = True
-        if not self.petition.conceal_duplicates:
-            self.add_error("email", self.duplicate_message)
-        elif self.petition.require_confirmation:
-            transaction.on_commit(partial(send_already_signed, self.petition.pk, signature.email), using=using)
-        return None
-
-    @property
-    def concealed_duplicate(self) -> bool:
-        """The submission was a duplicate that must be answered exactly like a new signature."""
-        return self.duplicate and self.petition.conceal_duplicates
-
-    def _insert(self, signature: Signature, using: str) -> bool:
-        """INSERT `signature`; ``False`` when its address has already signed the petition."""
-        if inserts_unless_duplicate(using):
-            return signature.insert_unless_duplicate(using)
-        try:
-            with transaction.atomic(using=using):
-                signature.save(using=using)
-        except IntegrityError:
-            duplicate = (
-                Signature.objects.using(using)
-                .filter(petition=self.petition, email_normalized=signature.email_normalized)
-                .exists()
-            )
-            if not duplicate:
-                raise
-            return False
-        return True
+        return {self.stored_as.get(name, name): value for name, value in self.cleaned_data.items()}
 
 
 class ChangeorgSignatureForm(SignatureForm):

@@ -14,7 +14,7 @@ from django.utils.translation import gettext_lazy as _
 from django.views import View
 from django.views.generic.base import TemplateResponseMixin
 
-from . import abuse, confirmation
+from . import abuse, confirmation, signing
 from .conf import app_settings
 from .forms import SignatureForm, form_class_for
 from .guards import Refusal, guard_request
@@ -75,7 +75,8 @@ def widget_context(
 
 @method_decorator(guard_request(csrf=True), name="dispatch")
 class SignView(TemplateResponseMixin, View):
-    """``GET`` shows a petition's form; ``POST`` stores a signature and redirects (Post/Redirect/Get).
+    """``GET`` shows a petition's form; ``POST`` signs it (:func:`petition_widget.signing.sign`) and redirects
+    (Post/Redirect/Get).
 
     A body over ``MAX_REQUEST_BYTES``, of unknown length or in an unreadable character set is refused
     before anything reads it (:mod:`petition_widget.guards`). A ``POST`` then passes the abuse checks of
@@ -145,28 +146,18 @@ class SignView(TemplateResponseMixin, View):
         if refusal is not None:
             return self.refuse(form, protection, refusal, next_url)
         if valid:
-            claim = protection.claim()
-            if claim is None:
-                return self.refuse(form, protection, abuse.REPLAYED, next_url)
-            ip_hash = abuse.client_hash(request)
-            try:
-                with abuse.reserve_signature(self.petition, ip_hash) as reservation:
-                    signature = form.save(ip_hash=ip_hash)
-                    if signature is None and not form.concealed_duplicate:
-                        reservation.release(keep_address=True)
-            except BaseException as exc:
-                claim.give_back()
-                if isinstance(exc, abuse.RateLimited):
-                    return self.refuse(form, protection, exc.refusal, next_url)
-                raise
-            if signature is not None:
-                logger.info("signature %s stored for petition %s", signature.pk, self.petition.pk)
-            elif form.concealed_duplicate:
-                # Answered exactly as a new signature: the token is spent and the limits counted alike.
+            result = signing.sign(
+                self.petition, form.signature_data(), client=signing.Client.of(request), checks=protection
+            )
+            if result.status == signing.Status.REFUSED:
+                return self.refuse(form, protection, result.refusal, next_url)
+            if result.status == signing.Status.STORED:
+                logger.info("signature %s stored for petition %s", result.signature.pk, self.petition.pk)
+            elif result.status == signing.Status.CONCEALED_DUPLICATE:
                 logger.info("duplicate signature for petition %s answered as a new one", self.petition.pk)
             else:
-                claim.give_back()
-            if signature is not None or form.concealed_duplicate:
+                form.add_error("email", form.duplicate_message)
+            if result.answered_as_new:
                 return HttpResponseRedirect(thanks_url(next_url or request.path, self.petition), status=303)
         return self.render_form(form, next_url=next_url, protection=protection.again(keep_token=True))
 

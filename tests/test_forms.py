@@ -4,6 +4,7 @@ import pytest
 
 from petition_widget.forms import ChangeorgSignatureForm, WethepeopleSignatureForm, clean_text
 from petition_widget.models import Signature
+from petition_widget.signing import build_signature
 from petition_widget.text import DEFAULT_IGNORABLE_RANGES
 
 REQUIRED_CHANGEORG = ["first_name", "last_name", "email", "city", "postal_code", "country_code"]
@@ -26,7 +27,7 @@ def test_fields_and_requirement_follow_the_upstream_post(petition, wtp_petition)
 def test_valid_minimal_changeorg_form_builds_a_signature(petition, changeorg_data):
     form = changeorg_form(petition, changeorg_data)
     assert form.is_valid(), form.errors
-    signature = form.build_signature()
+    signature = build_signature(form.petition, form.signature_data())
     assert signature.petition == petition
     assert (signature.first_name, signature.city, signature.country_code) == ("Ada", "London", "GB")
     assert signature.hidden is False and signature.phone == ""
@@ -43,7 +44,7 @@ def test_all_optional_fields(petition, changeorg_data):
     }
     form = changeorg_form(petition, data)
     assert form.is_valid(), form.errors
-    signature = form.build_signature()
+    signature = build_signature(form.petition, form.signature_data())
     assert signature.phone == "+447911123456"
     assert signature.reason == "Because bees\nmatter."
     assert signature.hidden is True
@@ -268,7 +269,7 @@ def test_markup_refused_in_address_fields(petition, changeorg_data, field, value
 def test_wethepeople_form(wtp_petition, wtp_data):
     form = WethepeopleSignatureForm({**wtp_data, "zip": "20500-0003", "signup": "on"}, petition=wtp_petition)
     assert form.is_valid(), form.errors
-    signature = form.build_signature()
+    signature = build_signature(form.petition, form.signature_data())
     assert signature.postal_code == "20500-0003" and signature.signup is True
 
 

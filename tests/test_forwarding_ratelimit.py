@@ -18,7 +18,7 @@ import pytest
 from django.core.cache.backends.locmem import LocMemCache
 from django.core.cache.backends.redis import RedisCache
 
-from petition_widget.forwarding.ratelimit import RateLimiter, limit_for, limit_key
+from petition_widget.ratelimit import RateLimiter, limit_for, limit_key
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/1")
 

@@ -10,10 +10,10 @@ import pytest
 from django.utils import timezone
 
 from petition_widget.forwarding import outbox
-from petition_widget.forwarding.ratelimit import RateLimiter
 from petition_widget.forwarding.retry import RetryPolicy
 from petition_widget.forwarding.worker import Worker, WorkerOptions
 from petition_widget.models import ForwardAttempt, ForwardingState, Petition, Provider, Signature
+from petition_widget.ratelimit import RateLimiter
 from tests.forwarding_support import (
     CHANGEORG_ID,
     WETHEPEOPLE_ID,

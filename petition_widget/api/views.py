@@ -28,10 +28,10 @@ from rest_framework.request import Request
 from rest_framework.response import Response
 from rest_framework.views import APIView
 
-from .. import __version__, abuse
+from .. import __version__, signing
 from ..forms import SignatureForm, form_class_for
 from ..guards import request_refusal
-from ..models import ApiKeyKind, Petition, Signature
+from ..models import Petition, Signature
 from ..views import CLOSED_MESSAGE
 from .auth import (
     ApiKeyAuthentication,
@@ -249,29 +249,23 @@ class SignatureListView(PublicApiView):
         form = form_class(form_data(request.data, form_class), petition=petition)
         if not form.is_valid():
             raise Refused(flatten_messages(form.errors))
-        # A browser key's signer is the client: held to the form's per-address limit. A server posts for
-        # many signers from one address, so a server key is not (its own limit bounds it).
-        ip_hash = abuse.client_hash(request) if api_key.kind == ApiKeyKind.BROWSER else ""
-        try:
-            with abuse.reserve_signature(petition, ip_hash, api_key=api_key) as reservation:
-                signature = form.save(ip_hash=ip_hash)
-                if signature is None and not form.concealed_duplicate:
-                    # A duplicate keeps its address's slot, as on the form: guessing who signed costs one.
-                    reservation.release(keep_address=True)
-        except abuse.RateLimited as exc:
-            logger.info("API sign POST refused for petition %s with key %s: %s", petition.pk, api_key.pk, exc)
-            raise Refused(str(exc.refusal.message), exc.refusal.status, retry_after=exc.refusal.retry_after) from None
-        if signature is None:
-            if not form.concealed_duplicate:
-                raise Refused(DUPLICATE_MESSAGE)
+        result = signing.sign(petition, form.signature_data(), client=signing.Client.of(request, api_key))
+        if result.status == signing.Status.REFUSED:
+            logger.info(
+                "API sign POST refused for petition %s with key %s: %s", petition.pk, api_key.pk, result.refusal.code
+            )
+            raise Refused(str(result.refusal.message), result.refusal.status, retry_after=result.refusal.retry_after)
+        if result.status == signing.Status.DUPLICATE:
+            raise Refused(DUPLICATE_MESSAGE)
+        if result.status == signing.Status.CONCEALED_DUPLICATE:
             logger.info("duplicate signature through the API for petition %s answered as a new one", petition.pk)
-            return Response({"result": "success"}, status=status.HTTP_202_ACCEPTED)
-        logger.info(
-            "signature %s stored through the API for petition %s with key %s",
-            signature.pk,
-            petition.pk,
-            request.auth.pk,
-        )
+        else:
+            logger.info(
+                "signature %s stored through the API for petition %s with key %s",
+                result.signature.pk,
+                petition.pk,
+                api_key.pk,
+            )
         return Response({"result": "success"}, status=status.HTTP_202_ACCEPTED)
 
 

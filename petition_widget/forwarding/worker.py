@@ -32,8 +32,8 @@ from ..exceptions import ConfigurationError
 from ..models import Provider, Signature
 from ..providers import get_provider
 from ..providers.base import BaseProvider, Outcome, SubmitResult, shorten
+from ..ratelimit import RateLimiter, limit_for, limit_key
 from . import outbox
-from .ratelimit import RateLimiter, limit_for, limit_key
 from .retry import RetryPolicy
 
 logger = logging.getLogger(__name__)

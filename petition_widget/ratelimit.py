@@ -1,4 +1,7 @@
-"""A rate limit shared by every worker on every machine, kept in Django's cache.
+"""A rate limit shared by every process on every machine, kept in Django's cache.
+
+Forwarding's workers keep under each upstream's limit with it (:func:`limit_for`, :func:`limit_key`);
+the signing limits of :mod:`petition_widget.abuse` count signatures with it.
 
 At most N requests in *any* 60 seconds, not per calendar minute (a fixed one-minute bucket lets 2N
 through across a minute boundary). Each second has its own counter; taking a slot first increments the
@@ -31,7 +34,7 @@ from dataclasses import dataclass
 
 from django.core.cache import BaseCache, caches
 
-from ..conf import DEFAULTS, app_settings
+from .conf import DEFAULTS, app_settings
 
 logger = logging.getLogger(__name__)
 
