@@ -69,7 +69,7 @@ class Petition(models.Model):
         ),
     )
 
-    # Kept by SignatureForm.save() (an F() update in the insert's transaction) and recount_signatures(),
+    # Kept by signing.sign() (an F() update in the insert's transaction) and recount_signatures(),
     # so that the public API answers counts without scanning the signatures table.
     local_signature_count = models.PositiveIntegerField(
         _("local signature count"),
