@@ -7,7 +7,7 @@ signatures may see it. The backlog's queries are the lifecycle's own (states and
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from datetime import timedelta
 
 from django.contrib import admin
 from django.core.exceptions import PermissionDenied
@@ -19,28 +19,11 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
 
-from ..forwarding.outbox import pending_due
-from ..models import ForwardAttempt, ForwardingState, Petition, Signature
-from ..providers.base import SUCCESSFUL_OUTCOMES
+from ..lifecycle import BACKLOG_STATES, WAITING_STATES, backlog_counts
+from ..models import SUCCESSFUL_OUTCOMES, ForwardAttempt, ForwardingState, Petition, Signature
 from .display import signatures_url
 
-# The backlog: signatures not yet forwarded that still may be. The first three are waiting on us (or on the
-# upstream); unconfirmed ones wait on their signers.
-WAITING_STATES = (ForwardingState.PENDING, ForwardingState.SENDING, ForwardingState.HELD)
-BACKLOG_STATES = (*WAITING_STATES, ForwardingState.UNCONFIRMED)
 FAILURE_WINDOW = timedelta(hours=1)
-
-
-def backlog_counts(now: datetime) -> dict[str, Count]:
-    """Aggregates that split signatures in BACKLOG_STATES by what they wait for."""
-    pending = Q(state=ForwardingState.PENDING)
-    return {
-        "due_now": Count("pk", filter=pending_due(now)),
-        "scheduled": Count("pk", filter=pending & Q(next_attempt_at__gt=now)),
-        "sending": Count("pk", filter=Q(state=ForwardingState.SENDING)),
-        "held": Count("pk", filter=Q(state=ForwardingState.HELD)),
-        "unconfirmed": Count("pk", filter=Q(state=ForwardingState.UNCONFIRMED)),
-    }
 
 
 def dashboard_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> TemplateResponse:

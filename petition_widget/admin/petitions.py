@@ -16,7 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from ..exceptions import PetitionWidgetError
-from ..forwarding.outbox import resume_petitions
+from ..lifecycle import resume_petitions
 from ..models import ForwardingState, Petition, Provider
 from ..petitions import add_petition, request_auth_key, sync_petition
 from .display import signatures_url, state_badge

@@ -7,24 +7,19 @@ acting on signatures here recounts the petitions concerned (:class:`RecountSigna
 
 from __future__ import annotations
 
-from contextlib import contextmanager
-
-from django.contrib import admin, messages
+from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.template.response import TemplateResponse
 from django.urls import path
-from django.utils import timezone
 from django.utils.html import format_html
 from django.utils.text import Truncator
 from django.utils.translation import gettext_lazy as _
-from django.utils.translation import ngettext
 from django_countries import countries
 
-from ..conf import app_settings
+from .. import lifecycle
 from ..confirmation import send_confirmation
 from ..models import ForwardAttempt, ForwardingState, Signature, recount_signatures
-from ..privacy import UNSENT_STATES, erase_signers, in_flight
-from . import dashboard, export
+from . import dashboard, export, reports
 from .display import state_badge
 from .privacy import CONTACT_DETAIL_FIELDS, PrivateFieldsGuard, may_see_contact_details
 
@@ -45,17 +40,11 @@ PRIVACY_FIELDS = ("confirmation_sent_at", "confirmed_at", "erased_at")
 class RecountSignaturesMixin:
     """Keeps the petitions' signature counters right after admins edit, delete or act on signatures.
 
-    A counter only moves by itself when a signature is inserted or confirmed; editing, deleting, cancelling
-    or marking one as spam here recounts the petitions concerned (one UPDATE each).
+    A counter only moves by itself when a signature is inserted or confirmed; editing or deleting one here
+    recounts the petitions concerned (one UPDATE each), as the lifecycle's transitions do for theirs.
     """
 
-    @staticmethod
-    @contextmanager
-    def recounting(queryset):
-        """Recount, after the block, the petitions of the signatures in `queryset` as they were before it."""
-        petition_ids = set(queryset.values_list("petition_id", flat=True))
-        yield
-        recount_signatures(petition_ids)
+    recounting = staticmethod(lifecycle.recounting)
 
     def save_model(self, request, obj, form, change):
         before = type(obj).objects.filter(pk=obj.pk).values_list("petition_id", flat=True).first() if change else None
@@ -127,10 +116,6 @@ class ErasedFilter(admin.SimpleListFilter):
         if self.value() == "no":
             return queryset.filter(erased_at__isnull=True)
         return queryset
-
-
-RETRIABLE_STATES = (ForwardingState.PENDING, ForwardingState.HELD, ForwardingState.FAILED, ForwardingState.REJECTED)
-CANCELLABLE_STATES = (ForwardingState.PENDING, ForwardingState.HELD, ForwardingState.FAILED)
 
 
 @admin.register(Signature)
@@ -231,108 +216,18 @@ class SignatureAdmin(PrivateFieldsGuard, RecountSignaturesMixin, admin.ModelAdmi
 
     @admin.action(description=_("Retry forwarding now (attempt count back to 0)"), permissions=["retry"])
     def retry_now(self, request, queryset):
-        """Make the selected signatures due now, with the full retry budget again.
-
-        Pending, held, failed and rejected ones go back to pending with ``next_attempt_at`` = now and
-        ``attempts`` = 0. Sent, cancelled, spam, unconfirmed, erased and in-flight (sending) ones are left
-        alone.
-        """
-        selected = queryset.count()
-        eligible = queryset.filter(state__in=RETRIABLE_STATES, erased_at__isnull=True)
-        paused = eligible.filter(petition__forwarding_paused_at__isnull=False).count()
-        updated = eligible.update(
-            state=ForwardingState.PENDING, attempts=0, next_attempt_at=timezone.now(), finished_at=None
-        )
-        parts = [
-            ngettext(
-                "%(count)d signature is due now and will be sent at a worker's next pass. ",
-                "%(count)d signatures are due now and will be sent at a worker's next pass. ",
-                updated,
-            )
-            % {"count": updated},
-            _("Their attempt counts were reset to 0, so each gets the full %(max)d tries again.")
-            % {"max": app_settings.MAX_ATTEMPTS},
-        ]
-        if paused:
-            parts.append(
-                " "
-                + ngettext(
-                    "%(count)d of them belongs to a paused petition and waits until forwarding is resumed.",
-                    "%(count)d of them belong to paused petitions and wait until forwarding is resumed.",
-                    paused,
-                )
-                % {"count": paused}
-            )
-        if selected - updated:
-            parts.append(
-                " "
-                + ngettext(
-                    "%(count)d was left alone (sent, being sent, cancelled, spam, awaiting confirmation or erased).",
-                    "%(count)d were left alone (sent, being sent, cancelled, spam, awaiting confirmation or erased).",
-                    selected - updated,
-                )
-                % {"count": selected - updated}
-            )
-        self.message_user(
-            request, "".join(str(part) for part in parts), messages.SUCCESS if updated else messages.WARNING
-        )
+        """Make the selected pending, held, failed and rejected signatures due now, attempts back to 0."""
+        self.message_user(request, *reports.retried(lifecycle.retry_now(queryset)))
 
     @admin.action(description=_("Cancel forwarding"), permissions=["retry"])
     def cancel_forwarding(self, request, queryset):
         """Stop forwarding the selected pending, held or failed signatures; sent ones are never touched."""
-        selected = queryset.count()
-        cancellable = queryset.filter(state__in=CANCELLABLE_STATES)
-        with self.recounting(cancellable):
-            cancelled = cancellable.update(
-                state=ForwardingState.CANCELLED, next_attempt_at=None, finished_at=timezone.now()
-            )
-        message = ngettext(
-            "%(count)d signature cancelled: it will not be forwarded and no longer counts.",
-            "%(count)d signatures cancelled: they will not be forwarded and no longer count.",
-            cancelled,
-        ) % {"count": cancelled}
-        if selected - cancelled:
-            message += " " + ngettext(
-                "%(count)d was left alone: only pending, held or failed signatures can be cancelled.",
-                "%(count)d were left alone: only pending, held or failed signatures can be cancelled.",
-                selected - cancelled,
-            ) % {"count": selected - cancelled}
-        self.message_user(request, message, messages.SUCCESS if cancelled else messages.WARNING)
+        self.message_user(request, *reports.cancelled(lifecycle.cancel(queryset)))
 
     @admin.action(description=_("Mark as spam"), permissions=["retry"])
     def mark_as_spam(self, request, queryset):
-        """Mark the selected signatures as spam: never forwarded again, not counted, not listed.
-
-        Any state qualifies except one a worker is sending right now (under a lease that has not expired):
-        that request is already on its way, and its result would be recorded over the mark. Signatures the
-        platform already has stay there; here they stop counting.
-        """
-        now = timezone.now()
-        selected = queryset.count()
-        eligible = queryset.exclude(in_flight(now)).exclude(state=ForwardingState.SPAM)
-        already_sent = eligible.filter(state=ForwardingState.SENT).count()
-        with self.recounting(eligible):
-            marked = eligible.update(
-                state=ForwardingState.SPAM, next_attempt_at=None, lease_expires_at=None, leased_by="", finished_at=now
-            )
-        message = ngettext(
-            "%(count)d signature marked as spam: it will never be forwarded, no longer counts and is not listed.",
-            "%(count)d signatures marked as spam: they will never be forwarded, no longer count and are not listed.",
-            marked,
-        ) % {"count": marked}
-        if already_sent:
-            message += " " + ngettext(
-                "%(count)d of them had already reached the platform, which keeps it.",
-                "%(count)d of them had already reached the platform, which keeps them.",
-                already_sent,
-            ) % {"count": already_sent}
-        if selected - marked:
-            message += " " + ngettext(
-                "%(count)d was left alone (already spam, or being sent right now: try again in a minute).",
-                "%(count)d were left alone (already spam, or being sent right now: try again in a minute).",
-                selected - marked,
-            ) % {"count": selected - marked}
-        self.message_user(request, message, messages.SUCCESS if marked else messages.WARNING)
+        """Mark the selected signatures as spam: never forwarded again, not counted, not listed."""
+        self.message_user(request, *reports.marked_as_spam(lifecycle.mark_spam(queryset)))
 
     @admin.action(description=_("Resend confirmation"), permissions=["retry"])
     def resend_confirmation(self, request, queryset):
@@ -344,35 +239,7 @@ class SignatureAdmin(PrivateFieldsGuard, RecountSignaturesMixin, admin.ModelAdmi
             .values_list("pk", flat=True)
         )
         sent = sum(1 for pk in waiting if send_confirmation(pk))
-        failed, skipped = len(waiting) - sent, selected - len(waiting)
-        parts = [
-            ngettext(
-                "Confirmation e-mail sent again for %(count)d signature.",
-                "Confirmation e-mails sent again for %(count)d signatures.",
-                sent,
-            )
-            % {"count": sent}
-        ]
-        if failed:
-            parts.append(
-                ngettext(
-                    "%(count)d could not be sent (the mail server refused it; the log names the signature).",
-                    "%(count)d could not be sent (the mail server refused them; the log names the signatures).",
-                    failed,
-                )
-                % {"count": failed}
-            )
-        if skipped:
-            parts.append(
-                ngettext(
-                    "%(count)d was skipped: it is not awaiting confirmation.",
-                    "%(count)d were skipped: they are not awaiting confirmation.",
-                    skipped,
-                )
-                % {"count": skipped}
-            )
-        level = messages.ERROR if failed else messages.SUCCESS if sent else messages.WARNING
-        self.message_user(request, " ".join(parts), level)
+        self.message_user(request, *reports.confirmations_resent(sent, len(waiting) - sent, selected - len(waiting)))
 
     @admin.action(description=_("Erase personal data"), permissions=["erase"])
     def erase_personal_data(self, request, queryset):
@@ -380,7 +247,7 @@ class SignatureAdmin(PrivateFieldsGuard, RecountSignaturesMixin, admin.ModelAdmi
 
         Names, e-mail, phone, address, city, region, postal code, reason and the client address hash are
         blanked and the signature is hidden; one not yet sent is cancelled, one being sent right now is left
-        alone. See privacy.erase_signers.
+        alone. See :func:`petition_widget.lifecycle.erase`.
         """
         if request.POST.get("post") != "yes":
             context = {
@@ -388,37 +255,13 @@ class SignatureAdmin(PrivateFieldsGuard, RecountSignaturesMixin, admin.ModelAdmi
                 "opts": self.opts,
                 "title": _("Erase personal data?"),
                 "signatures": queryset.select_related("petition").order_by("pk"),
-                "unsent": queryset.filter(state__in=UNSENT_STATES).count(),
+                "unsent": queryset.filter(state__in=lifecycle.UNSENT_STATES).count(),
                 "action_checkbox_name": ACTION_CHECKBOX_NAME,
                 "action": "erase_personal_data",
                 "back_url": request.get_full_path(),
             }
             return TemplateResponse(request, "admin/petition_widget/signature/erase_confirmation.html", context)
-        result = erase_signers(queryset)
-        erased, unsent = result.erased, result.cancelled
-        message = ngettext(
-            "Erased the personal data of %(count)d signature: name, e-mail, phone, street address, city, "
-            "region, postal code, reason and client address hash are blank, and it is hidden from the public "
-            "list.",
-            "Erased the personal data of %(count)d signatures: names, e-mails, phones, street addresses, "
-            "cities, regions, postal codes, reasons and client address hashes are blank, and they are hidden "
-            "from the public list.",
-            erased,
-        ) % {"count": erased}
-        if unsent:
-            message += " " + ngettext(
-                "%(count)d of them had not been sent and was cancelled, so it will not be forwarded.",
-                "%(count)d of them had not been sent and were cancelled, so they will not be forwarded.",
-                unsent,
-            ) % {"count": unsent}
-        if result.in_flight:
-            message += " " + ngettext(
-                "%(count)d was left alone: a worker is sending it right now. Erase it again in a minute.",
-                "%(count)d were left alone: a worker is sending them right now. Erase them again in a minute.",
-                result.in_flight,
-            ) % {"count": result.in_flight}
-        message += " " + str(_("What the platform already received must be erased there."))
-        self.message_user(request, message, messages.SUCCESS if erased else messages.WARNING)
+        self.message_user(request, *reports.erased(lifecycle.erase(queryset)))
 
     @admin.action(description=_("Export as CSV (with contact details)"), permissions=["export"])
     def export_csv(self, request, queryset):
