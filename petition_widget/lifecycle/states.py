@@ -14,29 +14,10 @@ from django.db.models import CharField, Count, F, Q, QuerySet, Value
 from django.db.models.functions import Cast, Concat
 from django.utils import timezone
 
-from ..models import COUNTED, PUBLIC, UNCOUNTED_STATES, ForwardingState, Signature
-
-__all__ = [
-    "BACKLOG_STATES",
-    "CANCELLABLE_STATES",
-    "CONTACT_FIELDS",
-    "COUNTED",
-    "ERASED_EMAIL",
-    "FINAL_STATES",
-    "PUBLIC",
-    "RETRIABLE_STATES",
-    "SIGNER_FIELDS",
-    "UNCOUNTED_STATES",
-    "UNSENT_STATES",
-    "WAITING_STATES",
-    "ForwardingState",
-    "backlog_counts",
-    "due",
-    "due_filter",
-    "in_flight",
-    "leased_to",
-    "pending_due",
-]
+from ..models import COUNTED as COUNTED  # re-exported, as are PUBLIC and UNCOUNTED_STATES
+from ..models import PUBLIC as PUBLIC
+from ..models import UNCOUNTED_STATES as UNCOUNTED_STATES
+from ..models import ForwardingState, Signature
 
 # -- The states, in groups ------------------------------------------------------------------------------------
 
