@@ -165,23 +165,13 @@ def send_already_signed(petition_id: int, email: str) -> bool:
 def confirm(token: str):
     """Confirm the signature a token names; returns it. Confirming twice is harmless.
 
-    The signature becomes pending (due at once), counts, is listed (unless hidden) and is forwarded. The
-    row is locked first (PostgreSQL), so a purge deleting expired ones cannot take it meanwhile, and the
-    counters move by one in this transaction, as for a new signature.
+    The row is locked first (PostgreSQL), so a purge deleting expired ones cannot take it meanwhile; the
+    state change is the lifecycle's :func:`~petition_widget.lifecycle.confirm`, in the same transaction.
     """
-    from .forwarding.wake import on_signature_stored
-    from .models import ForwardingState, Signature, count_new_signature
+    from . import lifecycle
+    from .models import Signature
 
     with transaction.atomic():
         signature = find_signature(token, Signature.objects.select_for_update())
-        if signature.state == ForwardingState.UNCONFIRMED:
-            now = timezone.now()
-            changed = Signature.objects.filter(pk=signature.pk, state=ForwardingState.UNCONFIRMED).update(
-                state=ForwardingState.PENDING, confirmed_at=now, next_attempt_at=now
-            )
-            if changed:
-                signature.state, signature.confirmed_at, signature.next_attempt_at = ForwardingState.PENDING, now, now
-                count_new_signature(signature)
-                on_signature_stored(signature.pk)
-                logger.info("signature %s confirmed", signature.pk)
+        lifecycle.confirm(signature)
     return signature

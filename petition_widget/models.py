@@ -152,15 +152,9 @@ class ForwardingState(models.TextChoices):
     SPAM = "spam", _("Spam")  # an admin marked it as spam: never forwarded again, counted or listed
 
 
-# States a signature does not leave by itself; purge_signatures erases contact details some time after.
-FINAL_STATES = (
-    ForwardingState.SENT,
-    ForwardingState.REJECTED,
-    ForwardingState.FAILED,
-    ForwardingState.CANCELLED,
-    ForwardingState.SPAM,
-)
-# States that do not count towards a petition's total and are never listed.
+# States that do not count towards a petition's total and are never listed. Here rather than in
+# petition_widget.lifecycle (which lists every state group and transition) because the public list's index
+# below is built from it.
 UNCOUNTED_STATES = (ForwardingState.CANCELLED, ForwardingState.UNCONFIRMED, ForwardingState.SPAM)
 
 
@@ -522,14 +516,20 @@ class ApiKey(models.Model):
         return "*" in origins or origin.rstrip("/") in origins
 
 
-class AttemptOutcome(models.TextChoices):
-    """What one try at forwarding a signature came to (the values of ``providers.base.Outcome``)."""
+class Outcome(models.TextChoices):
+    """What one submission of a signature to the upstream came to: a provider's ``classify()`` answers one,
+    and each :class:`ForwardAttempt` keeps it."""
 
     SENT = "sent", _("Sent")  # accepted (or queued) by the upstream
-    DUPLICATE = "duplicate", _("Already signed")  # the upstream already had this signer: counts as sent
-    REJECTED = "rejected", _("Rejected")  # refused for good
-    RETRY = "retry", _("Will retry")  # transient trouble: no answer, a 5xx, a rate limit
-    HELD = "held", _("Held")  # our credentials or configuration were refused; the petition is paused
+    # The upstream already has this signer: a terminal success, never retried.
+    DUPLICATE = "duplicate", _("Already signed")
+    REJECTED = "rejected", _("Rejected")  # refused for good; the upstream's messages say why
+    RETRY = "retry", _("Will retry")  # transient trouble (no answer, a 5xx, a rate limit); may succeed later
+    HELD = "held", _("Held")  # our credentials or configuration were refused; the petition waits for an admin
+
+
+# The outcomes after which a signature counts as delivered.
+SUCCESSFUL_OUTCOMES = frozenset({Outcome.SENT, Outcome.DUPLICATE})
 
 
 ATTEMPT_MESSAGE_LENGTH = 500
@@ -547,7 +547,7 @@ class ForwardAttempt(models.Model):
     )
     started_at = models.DateTimeField(_("started"))
     duration_ms = models.PositiveIntegerField(_("duration (ms)"))
-    outcome = models.CharField(_("outcome"), max_length=16, choices=AttemptOutcome.choices)
+    outcome = models.CharField(_("outcome"), max_length=16, choices=Outcome.choices)
     http_status = models.PositiveSmallIntegerField(_("HTTP status"), null=True, blank=True)
     message = models.CharField(_("upstream message"), max_length=ATTEMPT_MESSAGE_LENGTH, blank=True)
     worker = models.CharField(_("worker"), max_length=64, blank=True)

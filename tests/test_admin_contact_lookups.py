@@ -19,7 +19,7 @@ from django.utils.html import escape
 
 from petition_widget.abuse import hash_ip
 from petition_widget.admin import CONTACT_DETAIL_FIELDS, lookup_touches
-from petition_widget.models import AttemptOutcome, ForwardAttempt, ForwardingState, Petition, Signature
+from petition_widget.models import ForwardAttempt, ForwardingState, Outcome, Petition, Signature
 from tests.test_admin_review import DASHBOARD, PETITIONS, REVIEWER_GROUP, SIGNATURES, listed, make
 
 AUTOCOMPLETE = "/admin/autocomplete/"
@@ -194,7 +194,7 @@ def test_the_attempts_inline_shows_no_contact_details_to_a_reviewer(reviewer_cli
         signature=grace,
         started_at=timezone.now(),
         duration_ms=5,
-        outcome=AttemptOutcome.REJECTED,
+        outcome=Outcome.REJECTED,
         message="Bad request",
     )
     page = reviewer_client.get(f"{SIGNATURES}{grace.pk}/change/").content.decode()

@@ -22,18 +22,17 @@ from django.test.utils import CaptureQueriesContext
 from django.urls import reverse
 from django.utils import timezone
 
-from petition_widget import confirmation
-from petition_widget.forwarding import outbox
+from petition_widget import confirmation, lifecycle
+from petition_widget.lifecycle import erase
 from petition_widget.models import (
-    AttemptOutcome,
     ForwardAttempt,
     ForwardingState,
+    Outcome,
     Petition,
     Provider,
     Signature,
     recount_signatures,
 )
-from petition_widget.privacy import erase_signers
 from tests.forwarding_support import counters
 
 SIGNATURES = "/admin/petition_widget/signature/"
@@ -243,7 +242,7 @@ def rows(petition, wtp_petition):
     erased = make(
         wtp_petition, "erase.me@example.org", first_name="Erin", last_name="Rased", city="Rome", country_code=""
     )
-    erase_signers(Signature.objects.filter(pk=erased.pk))
+    erase(Signature.objects.filter(pk=erased.pk))
     return {"ada": ada.pk, "grace": grace.pk, "alan": alan.pk, "erased": erased.pk}
 
 
@@ -346,7 +345,7 @@ def test_mark_as_spam(admin_client, petition):
     hidden = make(petition, "h@example.org", hidden=True, state=ForwardingState.HELD)
     recount_signatures()
     assert counters(petition) == (5, 4)  # the unconfirmed one does not count; the hidden one is not listed
-    assert {pending.pk, abandoned.pk} <= set(outbox.due().values_list("pk", flat=True))
+    assert {pending.pk, abandoned.pk} <= set(lifecycle.due().values_list("pk", flat=True))
 
     _response, messages = act(admin_client, "mark_as_spam", [pending, sent, unconfirmed, abandoned, in_flight, hidden])
 
@@ -358,7 +357,7 @@ def test_mark_as_spam(admin_client, petition):
     in_flight.refresh_from_db()
     assert (in_flight.state, in_flight.leased_by) == (ForwardingState.SENDING, "live-worker")
     assert counters(petition) == (1, 1)  # only the one in flight still counts
-    assert not set(outbox.due(now + timedelta(hours=1)).values_list("pk", flat=True)) - {in_flight.pk}
+    assert not set(lifecycle.due(now + timedelta(hours=1)).values_list("pk", flat=True)) - {in_flight.pk}
     assert messages == [
         "5 signatures marked as spam: they will never be forwarded, no longer count and are not listed. 1 of them "
         "had already reached the platform, which keeps it. 1 was left alone (already spam, or being sent right "
@@ -758,14 +757,14 @@ def backlog(petition, wtp_petition):
         "other_due": make(wtp_petition, "o-due@example.org"),
         "other_unconfirmed": make(wtp_petition, "o-unc@example.org", state=ForwardingState.UNCONFIRMED),
     }
-    outbox.pause_petition(wtp_petition.pk, "HTTP 401 credentials refused: bad key")
+    lifecycle.pause_petition(wtp_petition.pk, "HTTP 401 credentials refused: bad key")
     outcomes = [
-        (AttemptOutcome.SENT, 10),
-        (AttemptOutcome.DUPLICATE, 5),
-        (AttemptOutcome.RETRY, 20),
-        (AttemptOutcome.REJECTED, 30),
-        (AttemptOutcome.HELD, 50),
-        (AttemptOutcome.RETRY, 120),  # outside the last hour
+        (Outcome.SENT, 10),
+        (Outcome.DUPLICATE, 5),
+        (Outcome.RETRY, 20),
+        (Outcome.REJECTED, 30),
+        (Outcome.HELD, 50),
+        (Outcome.RETRY, 120),  # outside the last hour
     ]
     for outcome, minutes in outcomes:
         ForwardAttempt.objects.create(

@@ -173,11 +173,11 @@ def test_an_expired_link_is_refused_and_purge_deletes_the_signature(confirming, 
 
 
 def test_a_link_to_an_erased_signature_is_gone(confirming, changeorg_data):
-    from petition_widget.privacy import erase_signers
+    from petition_widget.lifecycle import erase
 
     sign(Client(), confirming, changeorg_data)
     path = confirmation_path(mail.outbox[0])
-    erase_signers(Signature.objects.all())
+    erase(Signature.objects.all())
     response = Client().post(path)
     assert response.status_code == 410 and "no longer exists" in response.content.decode()
     assert Signature.objects.get().state == ForwardingState.CANCELLED

@@ -10,8 +10,9 @@ from django.contrib.messages import get_messages
 from django.test import Client
 from django.utils import timezone
 
-from petition_widget.forwarding import outbox
-from petition_widget.models import FINAL_STATES, ForwardAttempt, ForwardingState, Petition, Provider, Signature
+from petition_widget import lifecycle
+from petition_widget.lifecycle import FINAL_STATES
+from petition_widget.models import ForwardAttempt, ForwardingState, Petition, Provider, Signature
 
 SIGNATURES = "/admin/petition_widget/signature/"
 PETITIONS = "/admin/petition_widget/petition/"
@@ -74,7 +75,7 @@ def test_retry_now_makes_them_due_with_a_fresh_budget(admin_client, signatures):
 
 
 def test_retry_now_says_when_the_petition_is_paused(admin_client, signatures, petition):
-    outbox.pause_petition(petition.pk, "HTTP 401 credentials refused: rsig is invalid")
+    lifecycle.pause_petition(petition.pk, "HTTP 401 credentials refused: rsig is invalid")
     messages = act(admin_client, SIGNATURES, "retry_now", [signatures[ForwardingState.HELD]])
     assert "1 of them belongs to a paused petition and waits until forwarding is resumed." in messages[0]
 
@@ -127,7 +128,7 @@ def test_attempts_are_shown_inline_and_read_only(admin_client, signatures):
 
 def test_paused_petitions_show_why_and_resume(admin_client, petition, signatures):
     other = Petition.objects.create(provider=Provider.WETHEPEOPLE, upstream_id="9", slug="other", title="Other")
-    outbox.pause_petition(petition.pk, "HTTP 401 credentials refused: rsig is invalid")
+    lifecycle.pause_petition(petition.pk, "HTTP 401 credentials refused: rsig is invalid")
 
     listing = admin_client.get(PETITIONS).content.decode()
     assert "paused: HTTP 401 credentials refused: rsig is invalid" in listing
@@ -153,7 +154,7 @@ def test_paused_petitions_show_why_and_resume(admin_client, petition, signatures
 
 def test_saving_a_petition_loaded_before_a_pause_keeps_the_pause(petition):
     stale = Petition.objects.get(pk=petition.pk)  # an admin's form, opened before the worker paused it
-    outbox.pause_petition(petition.pk, "HTTP 403 credentials refused")
+    lifecycle.pause_petition(petition.pk, "HTTP 403 credentials refused")
     stale.title = "Edited"
     stale.save()
     petition.refresh_from_db()

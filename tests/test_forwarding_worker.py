@@ -9,7 +9,7 @@ from datetime import timedelta
 import pytest
 from django.utils import timezone
 
-from petition_widget.forwarding import outbox
+from petition_widget import lifecycle
 from petition_widget.forwarding.retry import RetryPolicy
 from petition_widget.forwarding.worker import Worker, WorkerOptions
 from petition_widget.models import ForwardAttempt, ForwardingState, Petition, Provider, Signature
@@ -152,7 +152,7 @@ def test_refused_credentials_pause_the_petition_and_resume_forwards(settings, up
     assert drain() == {}
 
     settings.PETITION_WIDGET = {**settings.PETITION_WIDGET, "CHANGEORG_SECRET": upstream.secret}
-    assert outbox.resume_petitions([changeorg.pk]) == (1, 1)
+    assert lifecycle.resume_petitions([changeorg.pk]) == (1, 1)
     assert drain() == {"claimed": 2, "sent": 2}
     assert states(changeorg) == {ForwardingState.SENT: 2}
     held.refresh_from_db()
@@ -228,19 +228,19 @@ def test_claims_take_expired_leases_and_skip_live_ones_and_paused_petitions(upst
     )
     Signature.objects.filter(pk=later.pk).update(next_attempt_at=now + timedelta(seconds=60))
     (paused,) = add_signatures(wethepeople, 1)
-    outbox.pause_petition(wethepeople.pk, "test")
+    lifecycle.pause_petition(wethepeople.pk, "test")
 
-    claimed = outbox.claim("me", 10, lease_seconds=30)
+    claimed = lifecycle.claim("me", 10, lease_seconds=30)
 
     assert [s.pk for s in claimed] == [abandoned.pk]
     abandoned.refresh_from_db()
     assert abandoned.leased_by == "me" and abandoned.lease_expires_at > now + timedelta(seconds=25)
-    assert outbox.claim("other", 10, lease_seconds=30) == []
+    assert lifecycle.claim("other", 10, lease_seconds=30) == []
 
 
 def test_a_lost_lease_does_not_overwrite_the_new_holder(upstream, changeorg):
     (signature,) = add_signatures(changeorg, 1)
-    (mine,) = outbox.claim("slow", 1, lease_seconds=30)
+    (mine,) = lifecycle.claim("slow", 1, lease_seconds=30)
     Signature.objects.filter(pk=signature.pk).update(leased_by="fast")
     policy = RetryPolicy()
     from petition_widget.providers.base import Outcome, SubmitResult
@@ -248,7 +248,7 @@ def test_a_lost_lease_does_not_overwrite_the_new_holder(upstream, changeorg):
     result = SubmitResult(Outcome.SENT, http_status=202, detail="HTTP 202 accepted")
     decision = policy.decide(result, attempts=0, now=timezone.now())
 
-    assert not outbox.record(mine, result, decision, worker_id="slow", started_at=timezone.now(), duration=0.1)
+    assert not lifecycle.record(mine, result, decision, worker_id="slow", started_at=timezone.now(), duration=0.1)
 
     signature.refresh_from_db()
     assert (signature.state, signature.leased_by) == (ForwardingState.SENDING, "fast")

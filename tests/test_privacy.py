@@ -8,8 +8,8 @@ from django.core.management import CommandError, call_command
 from django.test import Client
 from django.utils import timezone
 
+from petition_widget.lifecycle import Erasure, erase
 from petition_widget.models import ForwardingState, Signature, recount_signatures
-from petition_widget.privacy import Erasure, erase_signers
 from tests.forwarding_support import add_signatures, counters
 
 CONTACT = {"email", "phone", "address", "postal_code", "ip_hash"}
@@ -134,7 +134,7 @@ def test_an_erased_address_may_sign_again(petition, changeorg_data):
 
 def test_erasing_a_signer_removes_everything_personal_and_cancels_an_unsent_signature(rows, petition):
     targets = Signature.objects.filter(pk__in=[rows["pending"].pk, rows["recent_sent"].pk])
-    assert erase_signers(targets) == Erasure(erased=2, cancelled=1, in_flight=0)
+    assert erase(targets) == Erasure(erased=2, cancelled=1, in_flight=0)
 
     pending = Signature.objects.get(pk=rows["pending"].pk)
     sent = Signature.objects.get(pk=rows["recent_sent"].pk)
@@ -160,7 +160,7 @@ def test_erasing_leaves_a_signature_being_sent_right_now_alone(petition):
     abandoned = make(petition, ForwardingState.SENDING, prefix="abandoned")
     Signature.objects.filter(pk=abandoned.pk).update(lease_expires_at=now - timedelta(seconds=1), leased_by="w2")
 
-    result = erase_signers(Signature.objects.filter(pk__in=[sending.pk, abandoned.pk]), now=now)
+    result = erase(Signature.objects.filter(pk__in=[sending.pk, abandoned.pk]), now=now)
 
     assert result == Erasure(erased=1, cancelled=1, in_flight=1)
     sending.refresh_from_db()

@@ -11,8 +11,8 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 
 from ..conf import app_settings
-from ..models import ForwardingState
-from ..providers.base import SUCCESSFUL_OUTCOMES, Outcome, SubmitResult
+from ..models import SUCCESSFUL_OUTCOMES, ForwardingState, Outcome
+from ..providers.base import SubmitResult
 
 # An upstream asking for more than this is believed only up to it: a broken header must not park a
 # signature for years.

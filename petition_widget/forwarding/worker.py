@@ -27,13 +27,13 @@ from django.db import Error as DatabaseError
 from django.db import close_old_connections, connection
 from django.utils import timezone
 
+from .. import lifecycle
 from ..conf import app_settings
 from ..exceptions import ConfigurationError
-from ..models import Provider, Signature
+from ..models import Outcome, Provider, Signature
 from ..providers import get_provider
-from ..providers.base import BaseProvider, Outcome, SubmitResult, shorten
+from ..providers.base import BaseProvider, SubmitResult, shorten
 from ..ratelimit import RateLimiter, limit_for, limit_key
-from . import outbox
 from .retry import RetryPolicy
 
 logger = logging.getLogger(__name__)
@@ -127,12 +127,12 @@ class Forwarder:
                 self._providers[name] = provider
         return self._providers[name]
 
-    def send(self, signature: Signature, *, wait_for_slot: bool = True) -> outbox.Try | None:
+    def send(self, signature: Signature, *, wait_for_slot: bool = True) -> lifecycle.Try | None:
         """Send one claimed signature; the try to record, or ``None`` when the signature went back unsent
         (stopping, no rate-limit slot, lease lost, petition paused meanwhile)."""
         paused_since = self.paused.get(signature.petition_id)
         if paused_since is not None and getattr(signature, "claimed_at", 0.0) <= paused_since:
-            outbox.release([signature], self.worker_id)
+            lifecycle.release([signature], self.worker_id)
             return None
         provider = self.provider(signature.petition.provider)
         if isinstance(provider, BaseProvider):
@@ -143,15 +143,15 @@ class Forwarder:
             else:
                 granted = self.limiter.try_acquire(key, limit) <= 0
             if not granted:
-                outbox.release([signature], self.worker_id)
+                lifecycle.release([signature], self.worker_id)
                 return None
         if self.stop is not None and self.stop.is_set():
-            outbox.release([signature], self.worker_id)
+            lifecycle.release([signature], self.worker_id)
             return None
         now = timezone.now()
         expires = signature.lease_expires_at
         if expires is None or expires - now < timedelta(seconds=self.budget):
-            if not outbox.renew_lease(signature, self.worker_id, lease_seconds=self.lease_seconds, now=now):
+            if not lifecycle.renew_lease(signature, self.worker_id, lease_seconds=self.lease_seconds, now=now):
                 logger.warning("worker %s lost the lease on signature %s before sending", self.worker_id, signature.pk)
                 return None
 
@@ -162,7 +162,7 @@ class Forwarder:
         decision = self.policy.decide(result, attempts=signature.attempts, now=timezone.now())
         if decision.pauses:
             self.paused[signature.petition_id] = time.monotonic()
-        return outbox.Try(signature, result, decision, started_at, duration)
+        return lifecycle.Try(signature, result, decision, started_at, duration)
 
     def forward(self, signature: Signature) -> str:
         """Send one claimed signature without waiting for a rate-limit slot, and record the outcome at once;
@@ -202,7 +202,7 @@ def freeze_environment(provider: BaseProvider) -> None:
     session.trust_env = False
 
 
-def record_tries(tries: list[outbox.Try], worker_id: str) -> bool:
+def record_tries(tries: list[lifecycle.Try], worker_id: str) -> bool:
     """Record finished tries, trying again on a database error; False if they could not be recorded.
 
     Unrecorded rows keep their lease until it expires; then they are sent again and the upstream's
@@ -210,7 +210,7 @@ def record_tries(tries: list[outbox.Try], worker_id: str) -> bool:
     """
     for attempt in range(1, RECORD_TRIES + 1):
         try:
-            outbox.record_many(tries, worker_id=worker_id)
+            lifecycle.record_many(tries, worker_id=worker_id)
             return True
         except Exception:
             if attempt == RECORD_TRIES:
@@ -250,7 +250,7 @@ class Worker:
         self._stop = threading.Event()
         self._queue: queue.Queue[Signature | None] = queue.Queue()
         self._changed = threading.Condition()
-        self._results: list[outbox.Try] = []
+        self._results: list[lifecycle.Try] = []
         # Claimed and neither recorded nor released yet.
         self._in_flight = 0
         self._paused: dict[int, float] = {}
@@ -349,7 +349,7 @@ class Worker:
                             idle = not claimed and not self._in_flight and not self._results
                         # An empty claim may only mean another worker took these rows first: drained is
                         # when nothing is due any more.
-                        if idle and not outbox.due().exists():
+                        if idle and not lifecycle.due().exists():
                             return
                         if idle:
                             continue
@@ -366,7 +366,7 @@ class Worker:
     def _claim(self, room: int) -> list[Signature] | None:
         """Claim and queue up to ``room`` signatures; ``None`` when the database could not be asked."""
         try:
-            claimed = outbox.claim(self.worker_id, room, lease_seconds=self.options.lease_seconds)
+            claimed = lifecycle.claim(self.worker_id, room, lease_seconds=self.options.lease_seconds)
         except DatabaseError as exc:
             # SQLite's "database is locked" after its busy timeout, a dropped connection: not "nothing due".
             logger.warning("worker %s: claiming failed (%s); trying again shortly", self.worker_id, exc)
@@ -404,7 +404,7 @@ class Worker:
                 try:
                     close_old_connections()
                     if self.stopping:
-                        outbox.release([signature], self.options.worker_id)
+                        lifecycle.release([signature], self.options.worker_id)
                         done = "released"
                     else:
                         sent = forwarder.send(signature)
@@ -431,7 +431,7 @@ def forward_now(signature_id: int) -> str:
     """
     worker_id = f"task-{default_worker_id()}"
     lease_seconds = float(app_settings.LEASE_SECONDS)
-    signature = outbox.claim_one(signature_id, worker_id, lease_seconds=lease_seconds)
+    signature = lifecycle.claim_one(signature_id, worker_id, lease_seconds=lease_seconds)
     if signature is None:
         return "not due"
     forwarder = Forwarder(

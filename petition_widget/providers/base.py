@@ -15,7 +15,6 @@ exception ever leaves a provider.
 
 from __future__ import annotations
 
-import enum
 import logging
 import time
 from collections.abc import Mapping
@@ -28,6 +27,7 @@ import requests
 
 from .. import __version__
 from ..exceptions import BODY_LIMIT, CredentialsRejected, UpstreamError, UpstreamRefused, UpstreamUnavailable
+from ..models import SUCCESSFUL_OUTCOMES, Outcome
 
 if TYPE_CHECKING:
     from ..models import Signature
@@ -37,20 +37,6 @@ logger = logging.getLogger(__name__)
 USER_AGENT = f"django-petition-widget/{__version__}"
 DETAIL_LIMIT = 300
 REDACTED = "[redacted]"
-
-
-class Outcome(enum.StrEnum):
-    """What became of one submission of a signature to the upstream."""
-
-    SENT = "sent"  # accepted (or queued) by the upstream
-    DUPLICATE = "duplicate"  # the upstream already has this signer: a terminal success, never retried
-    REJECTED = "rejected"  # refused for good; the upstream's messages say why
-    RETRY = "retry"  # transient trouble; the same request may succeed later
-    HELD = "held"  # our credentials or configuration are wrong; the petition waits for an admin
-
-
-# The outcomes after which a signature counts as delivered.
-SUCCESSFUL_OUTCOMES = frozenset({Outcome.SENT, Outcome.DUPLICATE})
 
 
 def int_or_none(value: Any) -> int | None:

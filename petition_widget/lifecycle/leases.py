@@ -1,4 +1,5 @@
-"""The outbox: claiming due signatures under a lease, and recording what each try came to.
+"""The forwarding worker's transitions: claim due signatures under a lease, renew it, release them unsent,
+record what each try came to; and pausing and resuming a petition's forwarding.
 
 A claim is one short transaction. On PostgreSQL (any backend with SKIP LOCKED) the due rows are locked
 with ``SELECT ... FOR UPDATE SKIP LOCKED`` and marked ``sending`` with a lease, so concurrent workers
@@ -17,38 +18,23 @@ import logging
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
+from typing import TYPE_CHECKING
 
 from django.db import connections, router, transaction
-from django.db.models import F, Q, QuerySet
+from django.db.models import F
 from django.utils import timezone
 
-from ..models import ATTEMPT_MESSAGE_LENGTH, FINAL_STATES, ForwardAttempt, ForwardingState, Petition, Signature
+from ..models import ATTEMPT_MESSAGE_LENGTH, ForwardAttempt, ForwardingState, Petition, Signature
 from ..providers.base import SubmitResult, shorten
-from .retry import Decision
+from .states import FINAL_STATES, due, due_filter, leased_to
+
+if TYPE_CHECKING:
+    from ..forwarding.retry import Decision
 
 logger = logging.getLogger(__name__)
 
 PAUSE_REASON_LENGTH = Petition._meta.get_field("forwarding_paused_reason").max_length
 PETITION_TEXTS = ("overview", "letter_body", "targets", "raw")
-
-
-def pending_due(now: datetime) -> Q:
-    """Pending signatures whose (next) attempt is due at ``now``."""
-    return Q(state=ForwardingState.PENDING) & (Q(next_attempt_at__isnull=True) | Q(next_attempt_at__lte=now))
-
-
-def due_filter(now: datetime) -> Q:
-    """Signatures a worker may claim at ``now``: pending and due, or sending under an expired lease,
-    on a petition whose forwarding is not paused."""
-    waiting = pending_due(now)
-    abandoned = Q(state=ForwardingState.SENDING, lease_expires_at__lt=now)
-    return (waiting | abandoned) & Q(petition__forwarding_paused_at__isnull=True)
-
-
-def due(now: datetime | None = None) -> QuerySet[Signature]:
-    """Due signatures, oldest first (new ones have no ``next_attempt_at`` and come first)."""
-    now = now or timezone.now()
-    return Signature.objects.filter(due_filter(now)).order_by(F("next_attempt_at").asc(nulls_first=True), "pk")
 
 
 def _lease(worker_id: str, lease_until: datetime) -> dict:
@@ -122,20 +108,10 @@ def claim_one(
     return Signature.objects.select_related("petition").filter(pk=signature_id, leased_by=worker_id).first()
 
 
-def leased_to(worker_id: str, ids: Iterable[int]) -> QuerySet[Signature]:
-    """The rows among ``ids`` whose lease ``worker_id`` holds."""
-    return Signature.objects.filter(pk__in=ids, state=ForwardingState.SENDING, leased_by=worker_id)
-
-
-def holds(signature: Signature, worker_id: str) -> QuerySet[Signature]:
-    """The signature's row, only while ``worker_id`` holds its lease."""
-    return leased_to(worker_id, [signature.pk])
-
-
 def renew_lease(signature: Signature, worker_id: str, *, lease_seconds: float, now: datetime | None = None) -> bool:
     """Extend the lease before a send that might outlast it; False when the lease was lost."""
     lease_until = (now or timezone.now()) + timedelta(seconds=lease_seconds)
-    if holds(signature, worker_id).update(lease_expires_at=lease_until):
+    if leased_to(worker_id, [signature.pk]).update(lease_expires_at=lease_until):
         signature.lease_expires_at = lease_until
         return True
     return False
@@ -179,6 +155,22 @@ def record(
     return bool(held)
 
 
+def _recorded(decision: Decision, now: datetime) -> dict:
+    """The fields a try's decision sets on its signature (the attempt count aside)."""
+    changes = {
+        "state": decision.state,
+        "next_attempt_at": decision.retry_at,
+        "lease_expires_at": None,
+        "leased_by": "",
+        "last_error": decision.error,
+    }
+    if decision.state == ForwardingState.SENT:
+        changes["forwarded_at"] = now
+    if decision.state in FINAL_STATES:
+        changes["finished_at"] = now
+    return changes
+
+
 def record_many(tries: Sequence[Try], *, worker_id: str, now: datetime | None = None) -> set[int]:
     """Log the tries and move their signatures to their next states, in one transaction.
 
@@ -192,31 +184,15 @@ def record_many(tries: Sequence[Try], *, worker_id: str, now: datetime | None = 
     groups: dict[tuple, list[Try]] = {}
     for attempt in tries:
         decision = attempt.decision
-        key = (
-            decision.state,
-            decision.attempts - attempt.signature.attempts,
-            decision.retry_at,
-            decision.error,
-        )
+        key = (decision.state, decision.attempts - attempt.signature.attempts, decision.retry_at, decision.error)
         groups.setdefault(key, []).append(attempt)
-    ids = [attempt.signature.pk for attempt in tries]
     with transaction.atomic():
-        held = set(leased_to(worker_id, ids).values_list("pk", flat=True))
-        for (state, spent, retry_at, error), group in groups.items():
-            changes = {
-                "state": state,
-                "next_attempt_at": retry_at,
-                "lease_expires_at": None,
-                "leased_by": "",
-                "last_error": error,
-            }
+        held = set(leased_to(worker_id, [attempt.signature.pk for attempt in tries]).values_list("pk", flat=True))
+        for (_state, spent, _retry_at, _error), group in groups.items():
+            changes = _recorded(group[0].decision, now)
             if spent:
                 # The lease keeps everyone else off the row, so the count cannot have moved since the claim.
                 changes["attempts"] = F("attempts") + spent
-            if state == ForwardingState.SENT:
-                changes["forwarded_at"] = now
-            if state in FINAL_STATES:
-                changes["finished_at"] = now
             mine = [attempt.signature.pk for attempt in group if attempt.signature.pk in held]
             if mine:
                 leased_to(worker_id, mine).update(**changes)
@@ -244,13 +220,9 @@ def record_many(tries: Sequence[Try], *, worker_id: str, now: datetime | None = 
     for attempt in tries:
         signature, decision = attempt.signature, attempt.decision
         if signature.pk in held:
-            signature.state, signature.attempts = decision.state, decision.attempts
-            signature.next_attempt_at, signature.last_error = decision.retry_at, decision.error
-            signature.lease_expires_at, signature.leased_by = None, ""
-            if decision.state == ForwardingState.SENT:
-                signature.forwarded_at = now
-            if decision.state in FINAL_STATES:
-                signature.finished_at = now
+            for name, value in _recorded(decision, now).items():
+                setattr(signature, name, value)
+            signature.attempts = decision.attempts
         else:
             logger.warning(
                 "worker %s: lease on signature %s was lost before its result (%s) was recorded",

@@ -1,0 +1,91 @@
+"""The forwarding dashboard: the backlog by what it waits for, the last hour's failure rate, the oldest
+waiting signature, the backlog per petition and the paused petitions.
+
+Linked from the signatures' list (``admin/petition_widget/signature/dashboard/``); anyone who may view
+signatures may see it. The backlog's queries are the lifecycle's own (states and due condition).
+"""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+from django.contrib import admin
+from django.core.exceptions import PermissionDenied
+from django.db.models import Count, Q
+from django.http import HttpRequest
+from django.template.response import TemplateResponse
+from django.urls import reverse
+from django.utils import timezone
+from django.utils.timesince import timesince
+from django.utils.translation import gettext_lazy as _
+
+from ..lifecycle import BACKLOG_STATES, WAITING_STATES, backlog_counts
+from ..models import SUCCESSFUL_OUTCOMES, ForwardAttempt, ForwardingState, Petition, Signature
+from .display import signatures_url
+
+FAILURE_WINDOW = timedelta(hours=1)
+
+
+def dashboard_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> TemplateResponse:
+    """The forwarding backlog, the last hour's failure rate, the oldest waiting signature, paused petitions."""
+    if not model_admin.has_view_permission(request):
+        raise PermissionDenied
+    now = timezone.now()
+    counts = backlog_counts(now)
+    per_petition = list(
+        Signature.objects.filter(state__in=BACKLOG_STATES)
+        .order_by()
+        .values("petition")
+        .annotate(total=Count("pk"), **counts)
+    )
+    totals = {key: sum(row[key] for row in per_petition) for key in counts}
+    pending, labels = ForwardingState.PENDING, dict(ForwardingState.choices)
+    backlog = [
+        {"key": "due_now", "label": _("Pending, due now"), "state": pending},
+        {"key": "scheduled", "label": _("Pending, scheduled for later"), "state": pending},
+        {"key": "sending", "label": labels[ForwardingState.SENDING], "state": ForwardingState.SENDING},
+        {"key": "held", "label": labels[ForwardingState.HELD], "state": ForwardingState.HELD},
+        {"key": "unconfirmed", "label": labels[ForwardingState.UNCONFIRMED], "state": ForwardingState.UNCONFIRMED},
+    ]
+    for row in backlog:
+        row["count"] = totals[row["key"]]
+        row["url"] = signatures_url(state__exact=row["state"])
+
+    attempts = ForwardAttempt.objects.filter(started_at__gte=now - FAILURE_WINDOW).aggregate(
+        total=Count("pk"), failed=Count("pk", filter=~Q(outcome__in=SUCCESSFUL_OUTCOMES))
+    )
+    failure_rate = round(attempts["failed"] * 100 / attempts["total"], 1) if attempts["total"] else None
+
+    oldest = (
+        Signature.objects.filter(state__in=WAITING_STATES)
+        .select_related("petition")
+        .order_by("created_at", "pk")
+        .first()
+    )
+    if oldest is not None:
+        oldest.age = timesince(oldest.created_at, now)
+        oldest.url = reverse("admin:petition_widget_signature_change", args=[oldest.pk])
+
+    petitions = Petition.objects.only("title", "slug", "forwarding_paused_at").in_bulk(
+        [row["petition"] for row in per_petition]
+    )
+    for row in per_petition:
+        row["petition"] = petitions[row["petition"]]
+        row["url"] = signatures_url(petition__id__exact=row["petition"].pk)
+    per_petition.sort(key=lambda row: (-row["total"], row["petition"].title))
+
+    paused = Petition.objects.filter(forwarding_paused_at__isnull=False).order_by("forwarding_paused_at")
+    context = {
+        **model_admin.admin_site.each_context(request),
+        "opts": model_admin.opts,
+        "title": _("Forwarding dashboard"),
+        "now": now,
+        "backlog": backlog,
+        "attempts": attempts,
+        "failure_rate": failure_rate,
+        "failure_window_minutes": int(FAILURE_WINDOW.total_seconds() // 60),
+        "oldest": oldest,
+        "paused": paused,
+        "per_petition": per_petition,
+    }
+    return TemplateResponse(request, "admin/petition_widget/signature/dashboard.html", context)

@@ -1,0 +1,273 @@
+"""The signatures' admin: the list and its filters, the forwarding attempts inline, and the reviewers'
+actions (retry, cancel, mark as spam, resend confirmation, export, erase).
+
+Each action calls a transition of the signature's lifecycle and reports what it did. Editing, deleting or
+acting on signatures here recounts the petitions concerned (:class:`RecountSignaturesMixin`).
+"""
+
+from __future__ import annotations
+
+from django.contrib import admin
+from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
+from django.template.response import TemplateResponse
+from django.urls import path
+from django.utils.html import format_html
+from django.utils.text import Truncator
+from django.utils.translation import gettext_lazy as _
+from django_countries import countries
+
+from .. import lifecycle
+from ..confirmation import send_confirmation
+from ..models import ForwardAttempt, ForwardingState, Signature, recount_signatures
+from . import dashboard, export, reports
+from .display import state_badge
+from .privacy import CONTACT_DETAIL_FIELDS, PrivateFieldsGuard, may_see_contact_details
+
+FORWARDING_FIELDS = (
+    "state",
+    "attempts",
+    "next_attempt_at",
+    "lease_expires_at",
+    "leased_by",
+    "forwarded_at",
+    "last_error",
+    "finished_at",
+)
+# ip_hash is left out on purpose: it is only for counting signatures per address, never for reading.
+PRIVACY_FIELDS = ("confirmation_sent_at", "confirmed_at", "erased_at")
+
+
+class RecountSignaturesMixin:
+    """Keeps the petitions' signature counters right after admins edit, delete or act on signatures.
+
+    A counter only moves by itself when a signature is inserted or confirmed; editing or deleting one here
+    recounts the petitions concerned (one UPDATE each), as the lifecycle's transitions do for theirs.
+    """
+
+    recounting = staticmethod(lifecycle.recounting)
+
+    def save_model(self, request, obj, form, change):
+        before = type(obj).objects.filter(pk=obj.pk).values_list("petition_id", flat=True).first() if change else None
+        super().save_model(request, obj, form, change)
+        recount_signatures({obj.petition_id, before} - {None})
+
+    def delete_model(self, request, obj):
+        petition_id = obj.petition_id
+        super().delete_model(request, obj)
+        recount_signatures([petition_id])
+
+    def delete_queryset(self, request, queryset):
+        with self.recounting(queryset):
+            super().delete_queryset(request, queryset)
+
+
+class ForwardAttemptInline(admin.TabularInline):
+    """Every try at forwarding the signature, oldest first; written by the workers, never edited."""
+
+    model = ForwardAttempt
+    fields = ("started_at", "duration_ms", "outcome", "http_status", "message", "worker")
+    readonly_fields = fields
+    extra = 0
+    can_delete = False
+    show_change_link = False
+
+    def has_add_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_change_permission(self, request, obj=None) -> bool:
+        return False
+
+    def has_delete_permission(self, request, obj=None) -> bool:
+        return False
+
+
+class CountryFilter(admin.SimpleListFilter):
+    """The countries signers gave, by name."""
+
+    title = _("country")
+    parameter_name = "country"
+
+    def lookups(self, request, model_admin):
+        codes = (
+            model_admin.get_queryset(request)
+            .exclude(country_code="")
+            .order_by()
+            .values_list("country_code", flat=True)
+            .distinct()
+        )
+        return sorted(((code, countries.name(code) or code) for code in codes), key=lambda choice: str(choice[1]))
+
+    def queryset(self, request, queryset):
+        if self.value():
+            return queryset.filter(country_code=self.value())
+        return queryset
+
+
+class ErasedFilter(admin.SimpleListFilter):
+    title = _("personal data")
+    parameter_name = "erased"
+
+    def lookups(self, request, model_admin):
+        return (("yes", _("erased")), ("no", _("kept")))
+
+    def queryset(self, request, queryset):
+        if self.value() == "yes":
+            return queryset.filter(erased_at__isnull=False)
+        if self.value() == "no":
+            return queryset.filter(erased_at__isnull=True)
+        return queryset
+
+
+@admin.register(Signature)
+class SignatureAdmin(PrivateFieldsGuard, RecountSignaturesMixin, admin.ModelAdmin):
+    list_display = (
+        "id",
+        "petition",
+        "display_name",
+        "country",
+        "coloured_state",
+        "attempts",
+        "short_error",
+        "created_at",
+        "forwarded_at",
+    )
+    list_filter = (
+        "petition",
+        "state",
+        CountryFilter,
+        ("created_at", admin.DateFieldListFilter),
+        "hidden",
+        ErasedFilter,
+    )
+    list_select_related = ("petition",)
+    search_fields = ("first_name", "last_name", "email", "city")
+    date_hierarchy = "created_at"
+    readonly_fields = ("email_normalized", "created_at", *FORWARDING_FIELDS, *PRIVACY_FIELDS)
+    inlines = (ForwardAttemptInline,)
+    actions = (
+        "retry_now",
+        "cancel_forwarding",
+        "mark_as_spam",
+        "resend_confirmation",
+        "export_csv",
+        "erase_personal_data",
+    )
+    fieldsets = (
+        (None, {"fields": ("petition", "first_name", "last_name", "email", "email_normalized", "hidden", "signup")}),
+        (_("Address"), {"fields": ("address", "city", "state_province", "postal_code", "country_code", "phone")}),
+        (_("Reason"), {"fields": ("reason",)}),
+        (_("Forwarding"), {"fields": ("created_at", *FORWARDING_FIELDS)}),
+        (_("Confirmation and erasure"), {"fields": PRIVACY_FIELDS}),
+    )
+
+    def get_fieldsets(self, request, obj=None):
+        """Contact details only for those who may edit or export signatures: reviewers see the rest."""
+        fieldsets = super().get_fieldsets(request, obj)
+        if may_see_contact_details(request):
+            return fieldsets
+        return [
+            (name, {**options, "fields": [f for f in options["fields"] if f not in CONTACT_DETAIL_FIELDS]})
+            for name, options in fieldsets
+        ]
+
+    def has_retry_permission(self, request) -> bool:
+        """Retry, cancel, mark as spam and resend confirmations: the reviewers' permission, or change."""
+        return request.user.has_perm(f"{self.opts.app_label}.retry_signature") or self.has_change_permission(request)
+
+    def has_export_permission(self, request) -> bool:
+        return request.user.has_perm(f"{self.opts.app_label}.export_signature")
+
+    def has_erase_permission(self, request) -> bool:
+        return request.user.has_perm(f"{self.opts.app_label}.erase_signature")
+
+    def get_urls(self):
+        return [
+            path(
+                "dashboard/",
+                self.admin_site.admin_view(self.dashboard_view),
+                name="petition_widget_signature_dashboard",
+            ),
+            *super().get_urls(),
+        ]
+
+    @admin.display(description=_("name"), ordering="last_name")
+    def display_name(self, obj: Signature) -> str:
+        return obj.display_name
+
+    @admin.display(description=_("country"), ordering="country_code")
+    def country(self, obj: Signature) -> str | None:
+        if not obj.country_code:
+            return None
+        return format_html('<abbr title="{}">{}</abbr>', obj.country_name, obj.country_code)
+
+    @admin.display(description=_("forwarding state"), ordering="state")
+    def coloured_state(self, obj: Signature) -> str:
+        return state_badge(obj.state, obj.get_state_display())
+
+    @admin.display(description=_("last error"))
+    def short_error(self, obj: Signature) -> str | None:
+        if not obj.last_error:
+            return None
+        return format_html(
+            '<span title="{}" style="display: inline-block; min-width: 20em">{}</span>',
+            obj.last_error,
+            Truncator(obj.last_error).chars(80),
+        )
+
+    @admin.action(description=_("Retry forwarding now (attempt count back to 0)"), permissions=["retry"])
+    def retry_now(self, request, queryset):
+        """Make the selected pending, held, failed and rejected signatures due now, attempts back to 0."""
+        self.message_user(request, *reports.retried(lifecycle.retry_now(queryset)))
+
+    @admin.action(description=_("Cancel forwarding"), permissions=["retry"])
+    def cancel_forwarding(self, request, queryset):
+        """Stop forwarding the selected pending, held or failed signatures; sent ones are never touched."""
+        self.message_user(request, *reports.cancelled(lifecycle.cancel(queryset)))
+
+    @admin.action(description=_("Mark as spam"), permissions=["retry"])
+    def mark_as_spam(self, request, queryset):
+        """Mark the selected signatures as spam: never forwarded again, not counted, not listed."""
+        self.message_user(request, *reports.marked_as_spam(lifecycle.mark_spam(queryset)))
+
+    @admin.action(description=_("Resend confirmation"), permissions=["retry"])
+    def resend_confirmation(self, request, queryset):
+        """E-mail the confirmation link again to the selected signers who have not confirmed yet."""
+        selected = queryset.count()
+        waiting = list(
+            queryset.filter(state=ForwardingState.UNCONFIRMED, erased_at__isnull=True)
+            .order_by("pk")
+            .values_list("pk", flat=True)
+        )
+        sent = sum(1 for pk in waiting if send_confirmation(pk))
+        self.message_user(request, *reports.confirmations_resent(sent, len(waiting) - sent, selected - len(waiting)))
+
+    @admin.action(description=_("Erase personal data"), permissions=["erase"])
+    def erase_personal_data(self, request, queryset):
+        """Erase everything personal of the selected signers (a signer's request), after a confirmation page.
+
+        Names, e-mail, phone, address, city, region, postal code, reason and the client address hash are
+        blanked and the signature is hidden; one not yet sent is cancelled, one being sent right now is left
+        alone. See :func:`petition_widget.lifecycle.erase`.
+        """
+        if request.POST.get("post") != "yes":
+            context = {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": _("Erase personal data?"),
+                "signatures": queryset.select_related("petition").order_by("pk"),
+                "unsent": queryset.filter(state__in=lifecycle.UNSENT_STATES).count(),
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
+                "action": "erase_personal_data",
+                "back_url": request.get_full_path(),
+            }
+            return TemplateResponse(request, "admin/petition_widget/signature/erase_confirmation.html", context)
+        self.message_user(request, *reports.erased(lifecycle.erase(queryset)))
+
+    @admin.action(description=_("Export as CSV (with contact details)"), permissions=["export"])
+    def export_csv(self, request, queryset):
+        """Stream the selected signatures as CSV, contact details included, safe to open in a spreadsheet."""
+        return export.csv_response(request, queryset)
+
+    def dashboard_view(self, request):
+        """The forwarding dashboard (see :mod:`.dashboard`)."""
+        return dashboard.dashboard_view(self, request)
