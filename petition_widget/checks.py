@@ -141,6 +141,7 @@ def check_settings(app_configs=None, **kwargs) -> list:
     errors.extend(check_forwarding_settings())
     errors.extend(check_signing_settings())
     errors.extend(check_shared_state())
+    errors.extend(check_validation_settings())
     return errors
 
 
@@ -405,3 +406,18 @@ def check_api_key_limits() -> list:
         for kind, value in sorted(limits.items())
         if not isinstance(value, int) or isinstance(value, bool) or value < 0
     ]
+
+
+def check_validation_settings() -> list:
+    """E023: ``VALIDATION_OVERDUE_HOURS``, the hours a sent We the People signature has to be validated by its
+    signer before it is flagged, a positive number."""
+    hours = app_settings.VALIDATION_OVERDUE_HOURS
+    if not _is_number(hours) or not 0 < hours <= 24 * 365:
+        return [
+            _setting_error(
+                "VALIDATION_OVERDUE_HOURS",
+                f"must be a number of hours, more than 0 and at most a year (8760), not {hours!r}.",
+                "E023",
+            )
+        ]
+    return []

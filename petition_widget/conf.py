@@ -60,6 +60,9 @@ DEFAULTS: dict[str, Any] = {
     "WAKE_TASK": "auto",
     # The task backend alias the wake-up task is enqueued on.
     "WAKE_TASK_BACKEND": "default",
+    # We the People counts a signature only after its signer follows a validation e-mail; sent signatures still
+    # not validated this many hours after they were sent are flagged (never sent again).
+    "VALIDATION_OVERDUE_HOURS": 72,
     # -- abuse (petition_widget.abuse) --------------------------------------------------------------
     # A sign POST sent sooner than this many seconds after its form was rendered is taken for a bot; 0 turns
     # the form token check off as a whole (its age limit below included). The honeypot is always checked.
