@@ -27,6 +27,7 @@ from .conf import app_settings
 from .confirmation import send_confirmation
 from .exceptions import PetitionWidgetError
 from .forwarding.outbox import pending_due, resume_petitions
+from .forwarding.validations import AWAITING, OVERDUE, VALIDATED
 from .models import (
     ApiKey,
     ForwardAttempt,
@@ -63,6 +64,9 @@ FORWARDING_FIELDS = (
     "forwarded_at",
     "last_error",
     "finished_at",
+    "upstream_validated_at",
+    "upstream_signature_id",
+    "validation_overdue_at",
 )
 # ip_hash is left out on purpose: it is only for counting signatures per address, never for reading.
 PRIVACY_FIELDS = ("confirmation_sent_at", "confirmed_at", "erased_at")
@@ -495,6 +499,27 @@ class ErasedFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ValidatedUpstreamFilter(admin.SimpleListFilter):
+    """Sent We the People signatures by whether their signer validated them (they count only then)."""
+
+    title = _("validated upstream")
+    parameter_name = "validated_upstream"
+    CONDITIONS = {"yes": VALIDATED, "awaiting": AWAITING, "overdue": OVERDUE}
+
+    def lookups(self, request, model_admin):
+        return (
+            ("yes", _("validated")),
+            ("awaiting", _("awaiting validation")),
+            ("overdue", _("overdue: not validated in time")),
+        )
+
+    def queryset(self, request, queryset):
+        condition = self.CONDITIONS.get(self.value())
+        if condition is None:
+            return queryset
+        return queryset.filter(condition, petition__provider=Provider.WETHEPEOPLE, state=ForwardingState.SENT)
+
+
 RETRIABLE_STATES = (ForwardingState.PENDING, ForwardingState.HELD, ForwardingState.FAILED, ForwardingState.REJECTED)
 CANCELLABLE_STATES = (ForwardingState.PENDING, ForwardingState.HELD, ForwardingState.FAILED)
 # The backlog: signatures not yet forwarded that still may be. The first three are waiting on us (or on the
@@ -573,10 +598,12 @@ class SignatureAdmin(PrivateFieldsGuard, RecountSignaturesMixin, admin.ModelAdmi
         "short_error",
         "created_at",
         "forwarded_at",
+        "validated_upstream",
     )
     list_filter = (
         "petition",
         "state",
+        ValidatedUpstreamFilter,
         CountryFilter,
         ("created_at", admin.DateFieldListFilter),
         "hidden",
@@ -646,6 +673,17 @@ class SignatureAdmin(PrivateFieldsGuard, RecountSignaturesMixin, admin.ModelAdmi
     @admin.display(description=_("forwarding state"), ordering="state")
     def coloured_state(self, obj: Signature) -> str:
         return state_badge(obj.state, obj.get_state_display())
+
+    @admin.display(description=_("validated upstream"), ordering="upstream_validated_at")
+    def validated_upstream(self, obj: Signature) -> str | None:
+        """We the People, once sent: validated (when), awaiting the signer's click, or overdue."""
+        if obj.petition.provider != Provider.WETHEPEOPLE or obj.state != ForwardingState.SENT:
+            return None
+        if obj.upstream_validated_at:
+            return format_html('<span data-validation="yes">{}</span>', _("yes"))
+        if obj.validation_overdue_at:
+            return format_html('<span data-validation="overdue">{}</span>', _("overdue"))
+        return format_html('<span data-validation="awaiting">{}</span>', _("awaiting"))
 
     @admin.display(description=_("last error"))
     def short_error(self, obj: Signature) -> str | None:

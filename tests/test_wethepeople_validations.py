@@ -4,6 +4,7 @@ overdue ones without sending anything again."""
 
 from __future__ import annotations
 
+import re
 from datetime import timedelta
 from io import StringIO
 
@@ -77,7 +78,30 @@ def overdue() -> set[str]:
     return set(Signature.objects.filter(validation_overdue_at__isnull=False).values_list("email", flat=True))
 
 
-def test_signatures_validated_after_the_delay_are_recorded_and_the_rest_flagged_overdue(wethepeople, upstream):
+def admin_listed(admin_client, **filters: str) -> set[str]:
+    """The addresses of the signatures the admin's list shows with these filters (every page)."""
+    response = admin_client.get("/admin/petition_widget/signature/", {"all": "", **filters})
+    assert response.status_code == 200
+    ids = re.findall(r'name="_selected_action" value="(\d+)"', response.content.decode())
+    return set(Signature.objects.filter(pk__in=ids).values_list("email", flat=True))
+
+
+def admin_column(admin_client) -> dict[str, str]:
+    """The "validated upstream" column of the admin's list: address to "yes", "awaiting" or "overdue"."""
+    page = admin_client.get("/admin/petition_widget/signature/", {"all": ""}).content.decode()
+    marks = {}
+    for row in page.split("<tr")[1:]:
+        selected = re.search(r'name="_selected_action" value="(\d+)"', row)
+        mark = re.search(r'data-validation="(\w+)"', row)
+        if selected and mark:
+            marks[int(selected.group(1))] = mark.group(1)
+    emails = dict(Signature.objects.filter(pk__in=marks).values_list("pk", "email"))
+    return {emails[pk]: mark for pk, mark in marks.items()}
+
+
+def test_signatures_validated_after_the_delay_are_recorded_and_the_rest_flagged_overdue(
+    wethepeople, upstream, admin_client
+):
     behave(upstream, validation_delay=0.2, never_validate=NEVER_SHARE)
     clicking, never = send(wethepeople, upstream, 30)
     assert len(clicking) > READS_PER_SECOND  # one record a page: more reads than the limit allows in a second
@@ -93,6 +117,9 @@ def test_signatures_validated_after_the_delay_are_recorded_and_the_rest_flagged_
         assert signature.upstream_signature_id == ids[signature.email]
         assert signature.state == ForwardingState.SENT
     assert overdue() == set()  # sent moments ago: not overdue yet
+    assert admin_listed(admin_client, validated_upstream="yes") == clicking
+    assert admin_listed(admin_client, validated_upstream="awaiting") == never
+    assert admin_listed(admin_client, validated_upstream="overdue") == set()
     stats = upstream.stats()
     assert stats["reads"] - reads_before == report.reads >= len(clicking)
     assert stats["read_rate_limited"] == 0
@@ -103,6 +130,10 @@ def test_signatures_validated_after_the_delay_are_recorded_and_the_rest_flagged_
 
     assert (report.validated, report.overdue) == (0, len(never))
     assert overdue() == never and validated() == clicking
+    assert admin_listed(admin_client, validated_upstream="yes") == clicking
+    assert admin_listed(admin_client, validated_upstream="overdue") == never
+    assert admin_listed(admin_client, validated_upstream="awaiting") == set()
+    assert admin_column(admin_client) == {email: "yes" for email in clicking} | {email: "overdue" for email in never}
     # Flagged, never sent again: one try each, and the emulator received each signature once.
     assert ForwardAttempt.objects.count() == 30
     assert len(upstream.received(WETHEPEOPLE_ID)) == 30
@@ -195,3 +226,16 @@ def test_validation_overdue_hours_is_checked(settings, value):
 def test_validation_overdue_hours_accepts_hours(settings, value):
     settings.PETITION_WIDGET = {**settings.PETITION_WIDGET, "VALIDATION_OVERDUE_HOURS": value}
     assert not [e for e in check_settings() if e.id == "petition_widget.E023"]
+
+
+def test_admin_marks_only_sent_we_the_people_signatures(upstream, changeorg, wethepeople, admin_client):
+    behave(upstream, validation_delay=0, never_validate=0)
+    add_signatures(changeorg, 1, prefix="co")
+    add_signatures(wethepeople, 1, prefix="wtp")
+    (waiting,) = add_signatures(wethepeople, 1, prefix="unsent")
+    drain()
+    Signature.objects.filter(pk=waiting.pk).update(state=ForwardingState.PENDING)
+    assert admin_column(admin_client) == {"wtp-0@example.org": "awaiting"}
+    poll_validations()
+    assert admin_column(admin_client) == {"wtp-0@example.org": "yes"}
+    assert admin_listed(admin_client, validated_upstream="yes") == {"wtp-0@example.org"}
