@@ -27,7 +27,7 @@ from .conf import app_settings
 from .confirmation import send_confirmation
 from .exceptions import PetitionWidgetError
 from .forwarding.outbox import pending_due, resume_petitions
-from .forwarding.validations import AWAITING, OVERDUE, VALIDATED
+from .forwarding.validations import AWAITING, OVERDUE, VALIDATED, validation_counts, validation_counts_per_petition
 from .models import (
     ApiKey,
     ForwardAttempt,
@@ -953,6 +953,7 @@ class SignatureAdmin(PrivateFieldsGuard, RecountSignaturesMixin, admin.ModelAdmi
 
         paused = Petition.objects.filter(forwarding_paused_at__isnull=False).order_by("forwarding_paused_at")
         context = {
+            **self._validation_context(),
             **self.admin_site.each_context(request),
             "opts": self.opts,
             "title": _("Forwarding dashboard"),
@@ -966,6 +967,25 @@ class SignatureAdmin(PrivateFieldsGuard, RecountSignaturesMixin, admin.ModelAdmi
             "per_petition": per_petition,
         }
         return TemplateResponse(request, "admin/petition_widget/signature/dashboard.html", context)
+
+    def _validation_context(self) -> dict:
+        """Sent We the People signatures against those their signers validated, in all and per petition."""
+        totals = validation_counts()
+        links = {"validated": "yes", "awaiting": "awaiting", "overdue": "overdue"}
+        validations = [
+            {"key": "sent", "label": _("Sent"), "count": totals["sent"], "url": None},
+            {"key": "validated", "label": _("Validated by their signers"), "count": totals["validated"]},
+            {"key": "awaiting", "label": _("Awaiting validation"), "count": totals["awaiting"]},
+            {"key": "overdue", "label": _("Overdue: not validated in time"), "count": totals["overdue"]},
+        ]
+        for row in validations[1:]:
+            row["url"] = signatures_url(validated_upstream=links[row["key"]])
+        rows = validation_counts_per_petition()
+        titles = Petition.objects.only("title").in_bulk([row["petition"] for row in rows])
+        for row in rows:
+            row["petition"] = titles[row["petition"]]
+            row["percent"] = round(row["validated"] * 100 / row["sent"]) if row["sent"] else 0
+        return {"validations": validations, "validations_per_petition": rows}
 
 
 class ApiKeyForm(forms.ModelForm):

@@ -134,6 +134,11 @@ def test_signatures_validated_after_the_delay_are_recorded_and_the_rest_flagged_
     assert admin_listed(admin_client, validated_upstream="overdue") == never
     assert admin_listed(admin_client, validated_upstream="awaiting") == set()
     assert admin_column(admin_client) == {email: "yes" for email in clicking} | {email: "overdue" for email in never}
+    dashboard = admin_client.get("/admin/petition_widget/signature/dashboard/").content.decode()
+    shown = dict(re.findall(r'data-validations="(\w+)">(?:<a href="[^"]*">)?(\d+)<', dashboard))
+    assert shown == {"sent": "30", "validated": str(len(clicking)), "awaiting": "0", "overdue": str(len(never))}
+    row = re.search(rf'data-petition="{wethepeople.pk}"><td>[^<]*</td>((?:<td>\d+</td>)+)', dashboard).group(1)
+    assert re.findall(r"\d+", row) == ["30", str(len(clicking)), "0", str(len(never))]
     # Flagged, never sent again: one try each, and the emulator received each signature once.
     assert ForwardAttempt.objects.count() == 30
     assert len(upstream.received(WETHEPEOPLE_ID)) == 30
