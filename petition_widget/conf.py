@@ -88,6 +88,11 @@ def positive_seconds(value: Any) -> Iterator[Problem]:
         yield Problem(f"must be a positive number of seconds, not {value!r}.")
 
 
+def hours_up_to_a_year(value: Any) -> Iterator[Problem]:
+    if not is_number(value) or not 0 < value <= 24 * 365:
+        yield Problem(f"must be a number of hours, more than 0 and at most a year (8760), not {value!r}.")
+
+
 def http_url(value: Any) -> Iterator[Problem]:
     if not is_http_url(value):
         yield Problem(f"must be an http(s) URL, not {value!r}.")
@@ -259,6 +264,11 @@ SETTINGS: tuple[Setting, ...] = (
     )),
     Setting("WAKE_TASK_BACKEND", "default", alias("task backend"), "E017", (
         "The task backend alias the wake-up task is enqueued on."
+    )),
+    Setting("VALIDATION_OVERDUE_HOURS", 72, hours_up_to_a_year, "E023", (
+        "Hours a sent We the People signature has to be validated by its signer (We the People counts it only "
+        "then); still not validated after that, it is flagged overdue in the admin and never sent again. "
+        "`poll_validations` (also run by `sync_petitions`) reads the validations."
     )),
     # -- abuse (petition_widget.abuse)
     Setting("SIGN_MIN_SECONDS", 3, whole_number(0), "E018", (

@@ -215,6 +215,34 @@ class Signature(models.Model):
         _("final state reached"), null=True, blank=True, help_text=_("When it was sent, rejected, failed or cancelled.")
     )
 
+    # We the People counts a signature only once its signer follows the validation e-mail it sends; the
+    # validation poll (forwarding.validations) records when it first found the signature counted, and flags
+    # one that is still not counted VALIDATION_OVERDUE_HOURS after it was sent. Never retried either way.
+    upstream_validated_at = models.DateTimeField(
+        _("validated upstream"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_("We the People: when a poll of its validations first found this signature counted."),
+    )
+    upstream_signature_id = models.CharField(
+        _("upstream signature id"),
+        max_length=64,
+        blank=True,
+        editable=False,
+        help_text=_("We the People: the signature's id in its validation record."),
+    )
+    validation_overdue_at = models.DateTimeField(
+        _("validation overdue"),
+        null=True,
+        blank=True,
+        editable=False,
+        help_text=_(
+            "We the People: when it was flagged as still not validated by its signer, VALIDATION_OVERDUE_HOURS "
+            "after it was sent. It is not sent again: a second post would not help."
+        ),
+    )
+
     # A keyed hash of the client address (abuse.hash_ip): tells signatures from one address apart without
     # keeping the address.
     ip_hash = models.CharField(_("client address hash"), max_length=64, blank=True, editable=False)

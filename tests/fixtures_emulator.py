@@ -65,6 +65,9 @@ def emulator_server():
         secret=EMULATOR_SECRET,
         timeout_seconds=EMULATOR_TIMEOUT_SECONDS,
         seed=0,
+        # We the People signers validate at once unless a test asks otherwise (POST /_emulator/wethepeople).
+        validation_delay=0.0,
+        never_validate=0.0,
     ).start()
     yield server
     server.stop()

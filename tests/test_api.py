@@ -169,7 +169,7 @@ def test_signature_page_matches_the_seed_example(client, petition):
         "name": "First5 Last5",
         "city": "Valdez",
         "state_province": "AK",
-        "country_name": "United States of America",
+        "country_name": "United States",
         "country_code": "US",
         "signed_at": "2012-02-14T10:07:23Z",
     }

@@ -19,6 +19,7 @@ from django.utils import timezone
 from django.utils.timesince import timesince
 from django.utils.translation import gettext_lazy as _
 
+from ..forwarding.validations import validation_counts, validation_counts_per_petition
 from ..lifecycle import BACKLOG_STATES, WAITING_STATES, backlog_counts
 from ..models import SUCCESSFUL_OUTCOMES, ForwardAttempt, ForwardingState, Petition, Signature
 from .display import signatures_url
@@ -76,6 +77,7 @@ def dashboard_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> Templ
 
     paused = Petition.objects.filter(forwarding_paused_at__isnull=False).order_by("forwarding_paused_at")
     context = {
+        **validation_context(),
         **model_admin.admin_site.each_context(request),
         "opts": model_admin.opts,
         "title": _("Forwarding dashboard"),
@@ -89,3 +91,23 @@ def dashboard_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> Templ
         "per_petition": per_petition,
     }
     return TemplateResponse(request, "admin/petition_widget/signature/dashboard.html", context)
+
+
+def validation_context() -> dict:
+    """Sent We the People signatures against those their signers validated, in all and per petition."""
+    totals = validation_counts()
+    links = {"validated": "yes", "awaiting": "awaiting", "overdue": "overdue"}
+    validations = [
+        {"key": "sent", "label": _("Sent"), "count": totals["sent"], "url": None},
+        {"key": "validated", "label": _("Validated by their signers"), "count": totals["validated"]},
+        {"key": "awaiting", "label": _("Awaiting validation"), "count": totals["awaiting"]},
+        {"key": "overdue", "label": _("Overdue: not validated in time"), "count": totals["overdue"]},
+    ]
+    for row in validations[1:]:
+        row["url"] = signatures_url(validated_upstream=links[row["key"]])
+    rows = validation_counts_per_petition()
+    titles = Petition.objects.only("title").in_bulk([row["petition"] for row in rows])
+    for row in rows:
+        row["petition"] = titles[row["petition"]]
+        row["percent"] = round(row["validated"] * 100 / row["sent"]) if row["sent"] else 0
+    return {"validations": validations, "validations_per_petition": rows}

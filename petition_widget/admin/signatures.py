@@ -18,7 +18,8 @@ from django_countries import countries
 
 from .. import lifecycle
 from ..confirmation import send_confirmation
-from ..models import ForwardAttempt, ForwardingState, Signature, recount_signatures
+from ..forwarding.validations import AWAITING, OVERDUE, VALIDATED
+from ..models import ForwardAttempt, ForwardingState, Provider, Signature, recount_signatures
 from . import dashboard, export, reports
 from .display import state_badge
 from .privacy import CONTACT_DETAIL_FIELDS, PrivateFieldsGuard, may_see_contact_details
@@ -32,6 +33,9 @@ FORWARDING_FIELDS = (
     "forwarded_at",
     "last_error",
     "finished_at",
+    "upstream_validated_at",
+    "upstream_signature_id",
+    "validation_overdue_at",
 )
 # ip_hash is left out on purpose: it is only for counting signatures per address, never for reading.
 PRIVACY_FIELDS = ("confirmation_sent_at", "confirmed_at", "erased_at")
@@ -118,6 +122,27 @@ class ErasedFilter(admin.SimpleListFilter):
         return queryset
 
 
+class ValidatedUpstreamFilter(admin.SimpleListFilter):
+    """Sent We the People signatures by whether their signer validated them (they count only then)."""
+
+    title = _("validated upstream")
+    parameter_name = "validated_upstream"
+    CONDITIONS = {"yes": VALIDATED, "awaiting": AWAITING, "overdue": OVERDUE}
+
+    def lookups(self, request, model_admin):
+        return (
+            ("yes", _("validated")),
+            ("awaiting", _("awaiting validation")),
+            ("overdue", _("overdue: not validated in time")),
+        )
+
+    def queryset(self, request, queryset):
+        condition = self.CONDITIONS.get(self.value())
+        if condition is None:
+            return queryset
+        return queryset.filter(condition, petition__provider=Provider.WETHEPEOPLE, state=ForwardingState.SENT)
+
+
 @admin.register(Signature)
 class SignatureAdmin(PrivateFieldsGuard, RecountSignaturesMixin, admin.ModelAdmin):
     list_display = (
@@ -130,10 +155,12 @@ class SignatureAdmin(PrivateFieldsGuard, RecountSignaturesMixin, admin.ModelAdmi
         "short_error",
         "created_at",
         "forwarded_at",
+        "validated_upstream",
     )
     list_filter = (
         "petition",
         "state",
+        ValidatedUpstreamFilter,
         CountryFilter,
         ("created_at", admin.DateFieldListFilter),
         "hidden",
@@ -203,6 +230,17 @@ class SignatureAdmin(PrivateFieldsGuard, RecountSignaturesMixin, admin.ModelAdmi
     @admin.display(description=_("forwarding state"), ordering="state")
     def coloured_state(self, obj: Signature) -> str:
         return state_badge(obj.state, obj.get_state_display())
+
+    @admin.display(description=_("validated upstream"), ordering="upstream_validated_at")
+    def validated_upstream(self, obj: Signature) -> str | None:
+        """We the People, once sent: validated (when), awaiting the signer's click, or overdue."""
+        if obj.petition.provider != Provider.WETHEPEOPLE or obj.state != ForwardingState.SENT:
+            return None
+        if obj.upstream_validated_at:
+            return format_html('<span data-validation="yes">{}</span>', _("yes"))
+        if obj.validation_overdue_at:
+            return format_html('<span data-validation="overdue">{}</span>', _("overdue"))
+        return format_html('<span data-validation="awaiting">{}</span>', _("awaiting"))
 
     @admin.display(description=_("last error"))
     def short_error(self, obj: Signature) -> str | None:

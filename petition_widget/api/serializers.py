@@ -10,13 +10,12 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from django.utils import translation
-from django_countries import countries
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
 from ..models import Petition, Provider, public_display_name
 from ..providers import changeorg
+from .country_names import country_name
 
 DEFAULT_PAGE_SIZE = 10
 MAX_PAGE_SIZE = 500
@@ -35,24 +34,18 @@ def iso_utc(value: datetime | None) -> str | None:
 
 def signature_items(rows: Any) -> list[dict[str, str]]:
     """Public signature objects from rows of :data:`SIGNATURE_COLUMNS`."""
-    items = []
-    country_names: dict[str, str] = {}
-    # Change.org gave the full English name of the country, whatever the visitor's language.
-    with translation.override("en"):
-        for first_name, last_name, city, state_province, country_code, created_at in rows:
-            if country_code not in country_names:
-                country_names[country_code] = str(countries.name(country_code)) if country_code else ""
-            items.append(
-                {
-                    "name": public_display_name(first_name, last_name),
-                    "city": city,
-                    "state_province": state_province,
-                    "country_name": country_names[country_code],
-                    "country_code": country_code,
-                    "signed_at": iso_utc(created_at),
-                }
-            )
-    return items
+    # Change.org gave the country's common English name (country_names), whatever the visitor's language.
+    return [
+        {
+            "name": public_display_name(first_name, last_name),
+            "city": city,
+            "state_province": state_province,
+            "country_name": country_name(country_code),
+            "country_code": country_code,
+            "signed_at": iso_utc(created_at),
+        }
+        for first_name, last_name, city, state_province, country_code, created_at in rows
+    ]
 
 
 def _or_none(value: Any) -> Any:

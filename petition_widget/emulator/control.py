@@ -6,6 +6,7 @@ import json
 import logging
 from collections.abc import Callable
 from dataclasses import asdict
+from datetime import UTC, datetime
 from typing import Any
 
 import requests
@@ -16,7 +17,7 @@ from django.views.decorators.http import require_GET, require_http_methods, requ
 from .changeorg import AUTH_KEY_NOT_GRANTED, isoformat
 from .faults import state_of
 from .seed import PROVIDERS, EmulatedPetition, ReceivedSignature
-from .state import AuthKey, EmulatorState, validate_faults
+from .state import AuthKey, EmulatorState, validate_faults, validate_wethepeople
 
 logger = logging.getLogger(__name__)
 
@@ -63,6 +64,9 @@ def _signature_record(signature: ReceivedSignature) -> dict[str, Any]:
         "hidden": signature.hidden,
         "duplicate": signature.duplicate,
         "fields": signature.fields,
+        # We the People: when the signer follows the validation link (null: never; always null for Change.org).
+        "validates_at": isoformat(signature.validates_at),
+        "validated": signature.validated(datetime.now(UTC)),
     }
 
 
@@ -157,6 +161,25 @@ def faults(request: HttpRequest) -> HttpResponse:
             return _bad_request(faults=str(error))
         logger.info("Emulator faults now %s", state.faults)
     return JsonResponse(asdict(state.faults))
+
+
+@csrf_exempt
+@require_http_methods(["GET", "POST"])
+def wethepeople(request: HttpRequest) -> HttpResponse:
+    """``GET``: We the People's validation delay, share of signers who never validate, and reads a second.
+    ``POST`` (JSON, any subset of ``validation_delay``, ``never_validate``, ``read_limit``): change them for
+    the signatures and reads that follow; nothing changes if one is bad. A reset restores the configured ones."""
+    state = state_of(request)
+    if request.method == "POST":
+        body = _json_object(request, validate_wethepeople)
+        if isinstance(body, JsonResponse):
+            return body
+        try:
+            state.update_wethepeople(body)
+        except ValueError as error:
+            return _bad_request(wethepeople=str(error))
+        logger.info("Emulator We the People behaviour now %s", state.wethepeople)
+    return JsonResponse(asdict(state.wethepeople))
 
 
 @csrf_exempt

@@ -72,6 +72,13 @@ class ReceivedSignature:
     hidden: bool = False
     duplicate: bool = False
     seeded: bool = False
+    # We the People: when the signer follows the validation e-mail's link (None: never). Only then is the
+    # signature counted, listed and in validations.json.
+    validates_at: datetime | None = None
+
+    def validated(self, now: datetime) -> bool:
+        """Whether the signer has followed the validation link by ``now`` (We the People)."""
+        return self.validates_at is not None and self.validates_at <= now
 
     @property
     def display_name(self) -> str:

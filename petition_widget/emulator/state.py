@@ -6,6 +6,7 @@ Every method that reads or changes shared data takes the lock; nothing sleeps or
 from __future__ import annotations
 
 import copy
+import hashlib
 import logging
 import math
 import random
@@ -14,7 +15,7 @@ import threading
 import time
 from collections import Counter, deque
 from dataclasses import asdict, dataclass, field, fields, replace
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -26,6 +27,7 @@ from django.utils.text import slugify
 from .seed import (
     FIRST_CREATED_ID,
     PROVIDERS,
+    WETHEPEOPLE,
     EmulatedPetition,
     ReceivedSignature,
     petition_url,
@@ -38,6 +40,12 @@ logger = logging.getLogger(__name__)
 DEFAULT_API_KEY = "demo-api-key"
 DEFAULT_SECRET = "demo-secret"
 RATE_WINDOW_SECONDS = 60.0
+# We the People: seconds from a signature's arrival to its signer's click on the validation link, the share
+# of signers who never click, and the read API's limit (requests in any one second; 0: none).
+DEFAULT_VALIDATION_DELAY = 5.0
+DEFAULT_NEVER_VALIDATE = 0.1
+DEFAULT_READ_LIMIT = 10
+READ_WINDOW_SECONDS = 1.0
 
 STAT_NAMES = (
     "requests",
@@ -53,6 +61,9 @@ STAT_NAMES = (
     "auth_keys_revoked",
     "callbacks_sent",
     "callbacks_failed",
+    "reads",
+    "read_rate_limited",
+    "reads_busiest_second",
 )
 
 
@@ -100,6 +111,56 @@ def validate_faults(values: dict[str, Any]) -> dict[str, str]:
             if not isinstance(value, bool):
                 errors[name] = "must be true or false"
     return errors
+
+
+@dataclass(frozen=True)
+class WeThePeopleBehaviour:
+    """How the emulated We the People's signers and read API behave; changeable at run time."""
+
+    # Seconds from a signature's arrival until its signer follows the validation e-mail's link.
+    validation_delay: float = DEFAULT_VALIDATION_DELAY
+    # Share of signers who never follow it, in [0, 1]; which ones is decided by a hash of the e-mail address,
+    # so the same addresses never validate on every run.
+    never_validate: float = DEFAULT_NEVER_VALIDATE
+    # Read requests (GET) admitted in any one second, per client address; 0 means no limit.
+    read_limit: int = DEFAULT_READ_LIMIT
+
+    def __post_init__(self) -> None:
+        errors = validate_wethepeople(asdict(self))
+        if errors:
+            raise ValueError("; ".join(f"{name}: {message}" for name, message in errors.items()))
+
+    def updated(self, changes: dict[str, Any]) -> WeThePeopleBehaviour:
+        """A copy with ``changes`` applied; raises :class:`ValueError` on an unknown or invalid value."""
+        unknown = set(changes) - {f.name for f in fields(self)}
+        if unknown:
+            raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
+        return replace(self, **changes)
+
+
+def validate_wethepeople(values: dict[str, Any]) -> dict[str, str]:
+    """Check We the People behaviour values by name; returns ``{name: message}`` for each bad one."""
+    errors: dict[str, str] = {}
+    for name, value in values.items():
+        number = isinstance(value, int | float) and not isinstance(value, bool)
+        if name == "validation_delay":
+            if not number or not 0 <= value < 10**9:
+                errors[name] = "must be a number of seconds, 0 or more"
+        elif name == "never_validate":
+            if not number or not 0 <= value <= 1:
+                errors[name] = "must be a number between 0 and 1"
+        elif name == "read_limit":
+            if not number or value < 0 or int(value) != value:
+                errors[name] = "must be a whole number, 0 or more"
+    return errors
+
+
+def never_validates(email_key: str, share: float) -> bool:
+    """Whether the signer of ``email_key`` is one of the ``share`` who never click: a stable hash, no randomness."""
+    if share <= 0:
+        return False
+    digest = hashlib.sha256(email_key.encode("utf-8")).digest()
+    return int.from_bytes(digest[:8], "big") / 2**64 < share
 
 
 @dataclass
@@ -161,6 +222,9 @@ class EmulatorState:
         rate_limit: int = 0,
         timeout_seconds: float = 30.0,
         seed: int | None = 0,
+        validation_delay: float = DEFAULT_VALIDATION_DELAY,
+        never_validate: float = DEFAULT_NEVER_VALIDATE,
+        read_limit: int = DEFAULT_READ_LIMIT,
     ) -> None:
         if not api_key or not secret:
             raise ValueError("the emulator needs a non-empty API key and secret")
@@ -174,6 +238,11 @@ class EmulatorState:
             rate_limit=rate_limit,
             timeout_seconds=timeout_seconds,
         )
+        self.initial_wethepeople = WeThePeopleBehaviour(
+            validation_delay=validation_delay, never_validate=never_validate, read_limit=read_limit
+        )
+        self._wethepeople = self.initial_wethepeople
+        self._reads: dict[str, tuple[deque[float], deque[float]]] = {}
         self._lock = threading.RLock()
         self._closing = threading.Event()
         self._faults = self.initial_faults
@@ -198,6 +267,8 @@ class EmulatorState:
         with self._lock:
             self._memory = memory
             self._faults = self.initial_faults
+            self._wethepeople = self.initial_wethepeople
+            self._reads = {}
             self._random = random.Random(self.seed)
             self._windows = {}
             self._injected = 0
@@ -223,6 +294,41 @@ class EmulatorState:
         with self._lock:
             self._faults = self._faults.updated(changes)
             return self._faults
+
+    @property
+    def wethepeople(self) -> WeThePeopleBehaviour:
+        with self._lock:
+            return self._wethepeople
+
+    def update_wethepeople(self, changes: dict[str, Any]) -> WeThePeopleBehaviour:
+        """Change the validation delay, the share that never validates or the read limit (new signatures and
+        reads only); raises :class:`ValueError` and changes nothing if one value is bad."""
+        with self._lock:
+            self._wethepeople = self._wethepeople.updated(changes)
+            return self._wethepeople
+
+    def admit_read(self, client: str) -> float | None:
+        """Count a We the People read from ``client``: None if admitted, else seconds until one would be.
+
+        At most ``read_limit`` reads are admitted in any one second (a sliding window). Every read received,
+        admitted or not, counts in the ``reads`` and ``reads_busiest_second`` stats.
+        """
+        now = time.monotonic()
+        with self._lock:
+            received, admitted = self._reads.setdefault(client, (deque(), deque()))
+            for window in (received, admitted):
+                while window and window[0] <= now - READ_WINDOW_SECONDS:
+                    window.popleft()
+            received.append(now)
+            stats = self._memory.stats
+            stats["reads"] += 1
+            stats["reads_busiest_second"] = max(stats["reads_busiest_second"], len(received))
+            limit = self._wethepeople.read_limit
+            if limit and len(admitted) >= limit:
+                stats["read_rate_limited"] += 1
+                return admitted[0] + READ_WINDOW_SECONDS - now
+            admitted.append(now)
+            return None
 
     def chance(self, rate: float) -> bool:
         """Draw from the seeded random: True with probability ``rate``."""
@@ -333,7 +439,15 @@ class EmulatorState:
             return petition.base_count + self._stored_count(petition.id)
 
     def _stored_count(self, petition_id: str) -> int:
-        return sum(1 for s in self._memory.signatures if s.petition_id == petition_id and not s.duplicate)
+        # We the People counts a signature once its signer has followed the validation link.
+        now = datetime.now(UTC)
+        return sum(
+            1
+            for s in self._memory.signatures
+            if s.petition_id == petition_id
+            and not s.duplicate
+            and (s.provider != WETHEPEOPLE or s.seeded or s.validated(now))
+        )
 
     # -- signatures ----------------------------------------------------------------------------------------
 
@@ -352,19 +466,25 @@ class EmulatorState:
         cannot both be counted.
         """
         email_key = normalize_email(received.get("email", ""))
+        signed_at = datetime.now(UTC)
         with self._lock:
             duplicate = any(s.petition_id == petition_id and s.email_key == email_key for s in self._memory.signatures)
             if duplicate and refuse_duplicate:
                 return None
+            validates_at = None
+            behaviour = self._wethepeople
+            if provider == WETHEPEOPLE and not never_validates(email_key, behaviour.never_validate):
+                validates_at = signed_at + timedelta(seconds=behaviour.validation_delay)
             signature = ReceivedSignature(
                 seq=len(self._memory.signatures) + 1,
                 provider=provider,
                 petition_id=petition_id,
                 fields=dict(received),
-                signed_at=datetime.now(UTC),
+                signed_at=signed_at,
                 email_key=email_key,
                 hidden=hidden,
                 duplicate=duplicate,
+                validates_at=validates_at,
             )
             self._memory.signatures.append(signature)
             return copy.deepcopy(signature)
@@ -380,6 +500,17 @@ class EmulatorState:
                 if (petition_id is None or s.petition_id == str(petition_id))
                 and (seeded or not s.seeded)
                 and not (public_only and (s.hidden or s.duplicate))
+            ]
+
+    def validated_signatures(self, petition_id: str) -> list[ReceivedSignature]:
+        """We the People: the received signatures of a petition counted by now (validated, not a repeat), oldest
+        first."""
+        now = datetime.now(UTC)
+        with self._lock:
+            return [
+                copy.deepcopy(s)
+                for s in self._memory.signatures
+                if s.petition_id == str(petition_id) and not s.seeded and not s.duplicate and s.validated(now)
             ]
 
     # -- auth keys --------------------------------------------------------------------------------------------
@@ -444,6 +575,9 @@ _OPTION_NAMES = {
     "RATE_LIMIT": "rate_limit",
     "TIMEOUT_SECONDS": "timeout_seconds",
     "SEED": "seed",
+    "VALIDATION_DELAY": "validation_delay",
+    "NEVER_VALIDATE": "never_validate",
+    "READ_LIMIT": "read_limit",
 }
 SETTING_NAME = "PETITION_WIDGET_EMULATOR"
 

@@ -26,6 +26,11 @@ changeorg_patterns = [
 wethepeople_patterns = [
     path("petitions.json", wethepeople.petition_list, name="wethepeople_petitions"),
     path("petitions/<str:petition_id>.json", wethepeople.petition_detail, name="wethepeople_petition"),
+    path(
+        "petitions/<str:petition_id>/signatures.json",
+        wethepeople.petition_signatures,
+        name="wethepeople_petition_signatures",
+    ),
     path("signatures.json", wethepeople.sign, name="wethepeople_signatures"),
     path("validations.json", wethepeople.validations, name="wethepeople_validations"),
 ]
@@ -36,6 +41,7 @@ control_patterns = [
     path("stats", control.stats, name="control_stats"),
     path("signatures", control.signatures, name="control_signatures"),
     path("faults", control.faults, name="control_faults"),
+    path("wethepeople", control.wethepeople, name="control_wethepeople"),
     path("reset", control.reset, name="control_reset"),
     path("auth_keys/revoke", control.revoke_auth_key, name="control_revoke_auth_key"),
 ]

@@ -6,9 +6,12 @@ body, as the real service sent them: a client must read the body.
 
 from __future__ import annotations
 
+import functools
 import json
 import logging
+import math
 import re
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,7 +19,7 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.http import require_GET, require_POST
 
 from .faults import ApiFaults, api_view, state_of
-from .seed import WETHEPEOPLE, EmulatedPetition
+from .seed import WETHEPEOPLE, EmulatedPetition, ReceivedSignature
 from .state import EmulatorState, normalize_petition_url
 
 logger = logging.getLogger(__name__)
@@ -41,6 +44,17 @@ _EMAIL = re.compile(r"^[^@\s]+@([^@\s]+\.[^@\s]+)$")
 PUBLIC_THRESHOLD = 150
 DEFAULT_LIMIT = 100
 MAX_LIMIT = 1000
+# The public signatures list pages by 1,000 unless asked for fewer.
+SIGNATURES_LIMIT = 1000
+# The read API gave city and state, derived from the ZIP code; the emulator knows a few.
+ZIP_PLACES = {
+    "20500": ("Washington", "DC"),
+    "10001": ("New York", "NY"),
+    "94103": ("San Francisco", "CA"),
+    "60601": ("Chicago", "IL"),
+    "99686": ("Valdez", "AK"),
+    "85749": ("Tucson", "AZ"),
+}
 
 
 @dataclass(frozen=True)
@@ -127,6 +141,33 @@ FAULTS = ApiFaults(
 )
 
 
+def _too_many_reads(retry_after: float) -> JsonResponse:
+    seconds = max(1, math.ceil(retry_after))
+    response = envelope(
+        status=429,
+        developer_message=f"More than the allowed reads a second; retry after {seconds} seconds.",
+        user_message="Too many requests.",
+        http_status=429,
+    )
+    response["Retry-After"] = str(seconds)
+    return response
+
+
+def read_limited(view: Callable[..., HttpResponse]) -> Callable[..., HttpResponse]:
+    """Count a read against the client's reads a second (``read_limit``); over it, HTTP 429 in the envelope."""
+
+    @functools.wraps(view)
+    def wrapped(request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        state = state_of(request)
+        retry_after = state.admit_read(request.META.get("REMOTE_ADDR", ""))
+        if retry_after is not None:
+            logger.info("Emulator We the People read limit reached")
+            return _too_many_reads(retry_after)
+        return view(request, *args, **kwargs)
+
+    return wrapped
+
+
 def _petition_json(state: EmulatorState, petition: EmulatedPetition) -> dict[str, Any]:
     count = state.signature_count(petition)
     threshold = petition.goal or 0
@@ -160,6 +201,7 @@ def _check_api_key(state: EmulatorState, request: HttpRequest) -> JsonResponse |
 
 @api_view(FAULTS)
 @require_GET
+@read_limited
 def petition_detail(request: HttpRequest, petition_id: str) -> HttpResponse:
     """``GET petitions/{id}.json``: no key needed."""
     state = state_of(request)
@@ -169,9 +211,9 @@ def petition_detail(request: HttpRequest, petition_id: str) -> HttpResponse:
     return envelope([_petition_json(state, petition)], limit=1)
 
 
-def _window(request: HttpRequest) -> tuple[int, int] | JsonResponse:
+def _window(request: HttpRequest, default: int = DEFAULT_LIMIT) -> tuple[int, int] | JsonResponse:
     """``limit`` (at most MAX_LIMIT) and ``offset`` of a list request, or the upstream's error."""
-    limit = _int_param(request, "limit", DEFAULT_LIMIT)
+    limit = _int_param(request, "limit", default)
     offset = _int_param(request, "offset", 0)
     if limit is None or offset is None:
         return error(MISSING_FIELDS, "limit and offset must be whole numbers.")
@@ -180,6 +222,7 @@ def _window(request: HttpRequest) -> tuple[int, int] | JsonResponse:
 
 @api_view(FAULTS)
 @require_GET
+@read_limited
 def petition_list(request: HttpRequest) -> HttpResponse:
     """``GET petitions.json``: petitions, filtered by ``url`` and ``status``, paged by ``limit`` and ``offset``."""
     state = state_of(request)
@@ -267,10 +310,12 @@ def _int_param(request: HttpRequest, name: str, default: int) -> int | None:
 
 @api_view(FAULTS)
 @require_GET
+@read_limited
 def validations(request: HttpRequest) -> HttpResponse:
     """``GET validations.json?api_key=&petition_id=``: this key's signatures that were validated and counted.
 
-    The emulator validates at once: every stored signature counts, except the repeats of an e-mail.
+    A signature is validated ``validation_delay`` seconds after it arrived, unless its signer is one of the
+    ``never_validate`` share who never click; the repeats of an e-mail are never listed.
     """
     state = state_of(request)
     refused = _check_api_key(state, request)
@@ -285,7 +330,7 @@ def validations(request: HttpRequest) -> HttpResponse:
     if isinstance(window, JsonResponse):
         return window
     limit, offset = window
-    counted = [s for s in state.signatures(petition_id, seeded=False) if not s.duplicate]
+    counted = state.validated_signatures(petition_id)
     results = [
         {
             "vid": str(s.seq),
@@ -296,3 +341,57 @@ def validations(request: HttpRequest) -> HttpResponse:
         for s in counted[offset : offset + limit]
     ]
     return envelope(results, limit=limit, offset=offset, total=len(counted))
+
+
+def initials(first_name: str, last_name: str) -> str:
+    """The read API's name: the signer's initials only, e.g. "JD"."""
+    return "".join(name.strip()[:1].upper() for name in (first_name, last_name) if name.strip())
+
+
+def _zip5(value: str) -> str:
+    return value.strip()[:5]
+
+
+def _public_signature(signature: ReceivedSignature) -> dict[str, Any]:
+    zip_code = signature.fields.get("zip", "")
+    city, region = ZIP_PLACES.get(_zip5(zip_code), ("", ""))
+    return {
+        "id": str(signature.seq),
+        "type": "signature",
+        "petitionId": signature.petition_id,
+        "name": initials(signature.fields.get("first_name", ""), signature.fields.get("last_name", "")),
+        "city": city,
+        "state": region,
+        "zip": zip_code,
+        # The submission time, not the validation's.
+        "created": str(int(signature.signed_at.timestamp())),
+    }
+
+
+@api_view(FAULTS)
+@require_GET
+@read_limited
+def petition_signatures(request: HttpRequest, petition_id: str) -> HttpResponse:
+    """``GET petitions/{id}/signatures.json``: the petition's counted signatures, no key needed.
+
+    Paged by ``limit`` (default and maximum 1,000) and ``offset``; filtered by ``city``, ``state`` (either
+    case) and ``zipcode`` (the first five digits). Only initials, city, state and ZIP code are shown.
+    """
+    state = state_of(request)
+    if state.petition(WETHEPEOPLE, petition_id) is None:
+        return error(PETITION_NOT_FOUND)
+    window = _window(request, SIGNATURES_LIMIT)
+    if isinstance(window, JsonResponse):
+        return window
+    limit, offset = window
+    city = request.GET.get("city", "").strip().casefold()
+    region = request.GET.get("state", "").strip().casefold()
+    zipcode = _zip5(request.GET.get("zipcode", ""))
+    found = [
+        item
+        for item in map(_public_signature, state.validated_signatures(petition_id))
+        if (not city or item["city"].casefold() == city)
+        and (not region or item["state"].casefold() == region)
+        and (not zipcode or _zip5(item["zip"]) == zipcode)
+    ]
+    return envelope(found[offset : offset + limit], limit=limit, offset=offset, total=len(found))

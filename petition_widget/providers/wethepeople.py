@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import re
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any, ClassVar
 from urllib.parse import quote, urlsplit
@@ -24,6 +24,7 @@ from ..exceptions import (
     UpstreamRefused,
     UpstreamUnavailable,
 )
+from ..ratelimit import RateLimiter, limit_key
 from .base import Answer, BaseProvider, Outcome, PetitionData, Request, SubmitResult, int_or_none, shorten
 
 if TYPE_CHECKING:
@@ -36,6 +37,17 @@ RETRY_CODES = frozenset({"73", "83", "99"})
 REJECT_CODES = frozenset({"74", "75", "76", "77"})
 KEY_CODES = frozenset({"85"})
 NOT_FOUND_CODES = frozenset({"76", "84"})
+
+# The read API's limit: "10 requests a second". Every read of every process takes a slot from one limiter in
+# the rate-limit cache, which counts one-second steps and lets READS_PER_SECOND through in any
+# READ_WINDOW_SECONDS consecutive steps and the one after: 10 in any three seconds of our clock, so that no one
+# second of the upstream's holds more than 10 even when its clock and the network shift a request by most of a
+# second. Writes (signatures.json) count under RATE_LIMITS instead.
+READS_PER_SECOND = 10
+READ_WINDOW_SECONDS = 2
+READ_LIMIT_NAME = "wethepeople-reads"
+# The longest a read waits for its slot before giving up as if the upstream were unavailable.
+READ_WAIT_SECONDS = 30.0
 
 # Petition ids were Mongo ObjectIds (24 hex digits) and later Drupal node numbers.
 _ID_RE = re.compile(r"^(?:\d+|[0-9a-fA-F]{24})$")
@@ -75,6 +87,24 @@ class ResponseInfo:
         return f"status {self.status}{code}{said}"
 
 
+@dataclass(frozen=True)
+class Validation:
+    """One record of ``validations.json``: a signature of ours that We the People validated and counted."""
+
+    email: str = field(repr=False)
+    signature_id: str = ""
+    vid: str = ""
+
+
+@dataclass(frozen=True)
+class ValidationPage:
+    """One page of ``validations.json``: its usable records, how many it held, and the total when given."""
+
+    validations: tuple[Validation, ...]
+    received: int
+    total: int | None
+
+
 def _from_unix(value: Any) -> datetime | None:
     try:
         seconds = int(value)
@@ -104,6 +134,29 @@ class WeThePeopleProvider(BaseProvider):
     def secrets(self) -> tuple[str, ...]:
         # The API key is the only credential here, and travels in the query string.
         return (self.api_key,)
+
+    _read_limiter: RateLimiter | None = None
+
+    @property
+    def read_limiter(self) -> RateLimiter:
+        """The limiter of reads (:data:`READS_PER_SECOND`), shared through the rate-limit cache."""
+        if self._read_limiter is None:
+            self._read_limiter = RateLimiter(window=READ_WINDOW_SECONDS, resolution=1)
+        return self._read_limiter
+
+    @read_limiter.setter
+    def read_limiter(self, limiter: RateLimiter) -> None:
+        self._read_limiter = limiter
+
+    def read(self, request: Request) -> Any:
+        """Send a reading request once a read slot is free (at most 10 reads a second upstream)."""
+        key = limit_key(READ_LIMIT_NAME, self.api_key)
+        if not self.read_limiter.acquire(key, READS_PER_SECOND, timeout=READ_WAIT_SECONDS):
+            raise UpstreamUnavailable(
+                f"We the People's read limit left no slot for {request.method} {request.path} "
+                f"within {READ_WAIT_SECONDS:g} seconds."
+            )
+        return super().read(request)
 
     # -- reading -----------------------------------------------------------------------------------
 
@@ -178,6 +231,31 @@ class WeThePeopleProvider(BaseProvider):
         if not results or not isinstance(results[0], dict) or not results[0].get("id"):
             raise PetitionNotFound("We the People found no petition at that URL.", status=200)
         return str(results[0]["id"])
+
+    def fetch_validations(self, upstream_id: str, *, limit: int, offset: int = 0) -> ValidationPage:
+        """One page of ``GET validations.json``: this key's signatures on the petition that were validated.
+
+        Raises the reading errors (``PetitionNotFound``, ``CredentialsRejected``, ``UpstreamUnavailable`` on a
+        429 or an outage). Records without an e-mail address are left out; they match nothing of ours.
+        """
+        params = {"api_key": self.api_key, "petition_id": str(upstream_id), "limit": str(limit), "offset": str(offset)}
+        data = self.read(Request("GET", "validations.json", params=params))
+        results = data.get("results") or []
+        if not isinstance(results, list):
+            raise UpstreamRefused("We the People's validations answer has no list of results.", status=200)
+        validations = tuple(
+            Validation(
+                email=str(item["email"]).strip(),
+                signature_id=str(item.get("signature_id") or "")[:64],
+                vid=str(item.get("vid") or "")[:64],
+            )
+            for item in results
+            if isinstance(item, dict) and isinstance(item.get("email"), str) and item["email"].strip()
+        )
+        metadata = data.get("metadata")
+        resultset = metadata.get("resultset") if isinstance(metadata, dict) else None
+        total = int_or_none(resultset.get("count")) if isinstance(resultset, dict) else None
+        return ValidationPage(validations=validations, received=len(results), total=total)
 
     # -- the submission ----------------------------------------------------------------------------
 

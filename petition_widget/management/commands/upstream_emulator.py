@@ -9,7 +9,14 @@ from contextlib import contextmanager
 from django.core.management.base import BaseCommand, CommandError, CommandParser
 
 from petition_widget.emulator.server import EmulatorServer
-from petition_widget.emulator.state import DEFAULT_API_KEY, DEFAULT_SECRET, EmulatorState
+from petition_widget.emulator.state import (
+    DEFAULT_API_KEY,
+    DEFAULT_NEVER_VALIDATE,
+    DEFAULT_READ_LIMIT,
+    DEFAULT_SECRET,
+    DEFAULT_VALIDATION_DELAY,
+    EmulatorState,
+)
 
 
 class Command(BaseCommand):
@@ -38,6 +45,26 @@ class Command(BaseCommand):
             "--rate-limit", type=int, default=0, help="Requests a minute per API key before 429; 0 means no limit."
         )
         parser.add_argument("--seed", type=int, default=None, help="Seed of the fault randomness.")
+        parser.add_argument(
+            "--validation-delay",
+            type=float,
+            default=DEFAULT_VALIDATION_DELAY,
+            help="We the People: seconds until a signer follows the validation link and the signature counts "
+            f"(default {DEFAULT_VALIDATION_DELAY:g}).",
+        )
+        parser.add_argument(
+            "--never-validate",
+            type=float,
+            default=DEFAULT_NEVER_VALIDATE,
+            help="We the People: share of signers who never validate (0-1, chosen by a hash of the e-mail; "
+            f"default {DEFAULT_NEVER_VALIDATE:g}).",
+        )
+        parser.add_argument(
+            "--read-limit",
+            type=int,
+            default=DEFAULT_READ_LIMIT,
+            help=f"We the People: reads a second per client before 429; 0: no limit (default {DEFAULT_READ_LIMIT}).",
+        )
 
     def handle(self, *args, **options) -> None:
         state = self._state(options)
@@ -66,10 +93,10 @@ class Command(BaseCommand):
         problems = []
         if not 0 <= options["port"] <= 65535:
             problems.append("--port must be between 0 and 65535")
-        for name in ("error_rate", "timeout_rate"):
+        for name in ("error_rate", "timeout_rate", "never_validate"):
             if not 0 <= options[name] <= 1:
                 problems.append(f"--{name.replace('_', '-')} must be between 0 and 1")
-        for name in ("latency_ms", "rate_limit", "timeout_seconds"):
+        for name in ("latency_ms", "rate_limit", "timeout_seconds", "validation_delay", "read_limit"):
             if options[name] < 0:
                 problems.append(f"--{name.replace('_', '-')} must be 0 or more")
         for name in ("api_key", "secret"):
@@ -86,6 +113,9 @@ class Command(BaseCommand):
             rate_limit=options["rate_limit"],
             timeout_seconds=options["timeout_seconds"],
             seed=options["seed"],
+            validation_delay=options["validation_delay"],
+            never_validate=options["never_validate"],
+            read_limit=options["read_limit"],
         )
 
 
