@@ -52,7 +52,7 @@ def wethepeople(upstream):
 
 def seeded(emulator, provider, status):
     """The id and URL of a seeded petition, read from the emulator's control endpoint."""
-    listed = emulator.control("GET", "petitions").json()["petitions"]
+    listed = emulator.petitions()
     found = next(p for p in listed if p["provider"] == provider and p["status"] == status)
     return found["id"], found["url"]
 
