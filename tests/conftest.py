@@ -1,26 +1,19 @@
 import pytest
 
-from petition_widget.models import Petition, Provider
+from petition_widget.models import Provider
+from tests.factories import SIGNER, make_petition
 
 pytest_plugins = ["tests.fixtures_emulator", "tests.forwarding_support"]
 
 
 @pytest.fixture
 def petition(db):
-    return Petition.objects.create(
-        provider=Provider.CHANGEORG,
-        upstream_id="48503",
-        slug="save-the-bees",
-        title="Save the bees",
-        status="open",
-        goal=1000,
-        signature_count=250,
-    )
+    return make_petition()
 
 
 @pytest.fixture
 def wtp_petition(db):
-    return Petition.objects.create(
+    return make_petition(
         provider=Provider.WETHEPEOPLE,
         upstream_id="2722358",
         slug="fund-libraries",
@@ -33,14 +26,7 @@ def wtp_petition(db):
 
 @pytest.fixture
 def changeorg_data():
-    return {
-        "first_name": "Ada",
-        "last_name": "Lovelace",
-        "email": "ada@example.com",
-        "city": "London",
-        "postal_code": "SW1A 1AA",
-        "country_code": "GB",
-    }
+    return dict(SIGNER)
 
 
 @pytest.fixture

@@ -23,6 +23,7 @@ from django.test import Client, RequestFactory
 import petition_widget
 from petition_widget import abuse
 from petition_widget.models import ApiKey, Signature
+from tests.factories import post_signature, sign_url
 
 MIN_SECONDS = 600  # far longer than the tests take: a form posted straight back is always too quick
 MAX_AGE = 3600
@@ -58,10 +59,6 @@ def configure(settings):
     return apply
 
 
-def sign_url(petition):
-    return f"/petitions/{petition.slug}/"
-
-
 def form_token(html: str) -> str:
     match = TOKEN_INPUT.search(html)
     assert match, "the form has no token"
@@ -86,11 +83,13 @@ def summary(response) -> str:
 
 
 def post(client, petition, data, *, token=None, address=ADDRESS, forwarded=None, **extra):
+    """The sign form posted from ``address`` (through a proxy saying ``forwarded``), with ``token`` or else a
+    form token issued long enough before."""
     body = {**data, "form_token": earlier_token(petition) if token is None else token}
     headers = {"REMOTE_ADDR": address}
     if forwarded is not None:
         headers["HTTP_X_FORWARDED_FOR"] = forwarded
-    return client.post(sign_url(petition), body, **headers, **extra)
+    return post_signature(client, petition, body, **headers, **extra)
 
 
 def with_email(data, n):

@@ -149,6 +149,7 @@ def fuzz_site(live_server, live_petition):
     return {"url": live_server.url, "key": new_key(kind=ApiKeyKind.SERVER)}
 
 
+@pytest.mark.slow
 def test_fuzz_the_schema(fuzz_site):
     schema = schemathesis.openapi.from_url(f"{fuzz_site['url']}/api/v1/schema?format=json")
     session = requests.Session()
