@@ -6,13 +6,19 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from django.conf import settings
+from django.core.cache.backends.dummy import DummyCache
+from django.core.cache.backends.locmem import LocMemCache
 from django.core.checks import Error, Warning, register
 from django.core.exceptions import ImproperlyConfigured
+from django.forms import Field
 from django.template import TemplateDoesNotExist
 from django.template.loader import get_template
+from django.utils.module_loading import import_string
 
 from .conf import SETTING_NAME, app_settings
-from .models import NameDisplay
+from .forwarding.wake import WAKE_MODES
+from .forwarding.worker import http_budget
+from .models import ApiKeyKind, NameDisplay, Provider
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 URL_KEYS = ("CHANGEORG_API_URL", "WETHEPEOPLE_API_URL")
@@ -154,10 +160,6 @@ def _setting_error(key: str, message: str, id: str, hint: str | None = None) -> 
 
 def check_forwarding_settings() -> list:
     """The forwarding worker's settings: retry policy, lease, poll interval, rate limits, wake-up task."""
-    from .forwarding.wake import WAKE_MODES
-    from .forwarding.worker import http_budget
-    from .models import Provider
-
     errors: list = []
     max_attempts = app_settings.MAX_ATTEMPTS
     if not isinstance(max_attempts, int) or isinstance(max_attempts, bool) or max_attempts < 1:
@@ -261,8 +263,6 @@ WHOLE_NUMBER_KEYS = (
 
 def check_signing_settings() -> list:
     """Abuse limits, the captcha hook, confirmation and retention."""
-    from django.forms import Field
-    from django.utils.module_loading import import_string
 
     errors: list = []
     for key, least in WHOLE_NUMBER_KEYS:
@@ -305,7 +305,6 @@ def check_signing_settings() -> list:
 
 def _cache_backend(alias: str) -> type | None:
     """The backend class of the cache ``alias``, or ``None`` when it is missing or cannot be imported."""
-    from django.utils.module_loading import import_string
 
     backend = getattr(settings, "CACHES", {}).get(alias, {}).get("BACKEND", "")
     try:
@@ -316,8 +315,6 @@ def _cache_backend(alias: str) -> type | None:
 
 def _process_local(alias: str, *, or_none: bool = False) -> bool:
     """Whether the cache ``alias`` keeps its state inside one process (``or_none``: or keeps none at all)."""
-    from django.core.cache.backends.dummy import DummyCache
-    from django.core.cache.backends.locmem import LocMemCache
 
     backend = _cache_backend(alias)
     return backend is not None and issubclass(backend, (LocMemCache, DummyCache) if or_none else LocMemCache)
@@ -383,7 +380,6 @@ def check_api_key_limits() -> list:
 
     A kind left out keeps its default limit.
     """
-    from .models import ApiKeyKind
 
     limits = app_settings.API_KEY_LIMITS
     kinds = set(ApiKeyKind.values)
