@@ -39,15 +39,7 @@ REPO = Path(__file__).resolve().parent.parent
 if sys.path and Path(sys.path[0]).resolve() == REPO / "bench":
     sys.path[0] = str(REPO)
 
-from bench.support import (  # noqa: E402
-    EMULATOR_API_KEY,
-    EMULATOR_SECRET,
-    HOST,
-    free_port,
-    start_emulator,
-    stop_processes,
-    wait_http,
-)
+from bench.support import HOST, emulator_env, free_port, start_emulator, stop_processes, wait_http  # noqa: E402
 from petition_widget.emulator.client import EmulatorClient  # noqa: E402
 
 PETITION_ID = "1001"  # the emulator's seeded, open Change.org petition
@@ -283,11 +275,7 @@ def main() -> None:
         "DEBUG": "0",
         "DATABASE_URL": args.database_url or f"sqlite:///{tmp / 'chaos.sqlite3'}",
         "SITE_URL": f"http://{HOST}:{site_port}",
-        "CHANGEORG_API_URL": f"{emulator_url}/changeorg/v1",
-        "CHANGEORG_API_KEY": EMULATOR_API_KEY,
-        "CHANGEORG_SECRET": EMULATOR_SECRET,
-        "WETHEPEOPLE_API_URL": f"{emulator_url}/wethepeople/v1",
-        "WETHEPEOPLE_API_KEY": EMULATOR_API_KEY,
+        **emulator_env(emulator_url),
         # Four threads post 10,000 signatures from one address to one petition, at once: the abuse checks
         # (minimum fill time, both rate limits; the per-petition default of 600 a minute included) are off.
         "SIGN_MIN_SECONDS": "0",

@@ -43,14 +43,7 @@ REPO = Path(__file__).resolve().parent.parent
 if sys.path and Path(sys.path[0]).resolve() == REPO / "bench":
     sys.path[0] = str(REPO)
 
-from bench.support import (  # noqa: E402
-    EMULATOR_API_KEY,
-    EMULATOR_SECRET,
-    HOST,
-    free_port,
-    process_cpu,
-    start_emulator,
-)
+from bench.support import HOST, emulator_env, free_port, process_cpu, start_emulator  # noqa: E402
 
 PETITIONS = {"changeorg": "1001", "wethepeople": "2001"}
 TARGET_RATIO = 0.80
@@ -79,11 +72,7 @@ class Bench:
             "DEBUG": "0",
             "DATABASE_URL": args.database_url or f"sqlite:///{tmp / 'forward.sqlite3'}",
             "SITE_URL": "http://127.0.0.1:8000",
-            "CHANGEORG_API_URL": f"{self.emulator_url}/changeorg/v1",
-            "CHANGEORG_API_KEY": EMULATOR_API_KEY,
-            "CHANGEORG_SECRET": EMULATOR_SECRET,
-            "WETHEPEOPLE_API_URL": f"{self.emulator_url}/wethepeople/v1",
-            "WETHEPEOPLE_API_KEY": EMULATOR_API_KEY,
+            **emulator_env(self.emulator_url),
             "PETITION_WIDGET_JSON": json.dumps(WORKER_SETTINGS),
         }
         os.environ.update(self.env)

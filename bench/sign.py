@@ -67,15 +67,7 @@ REPO = Path(__file__).resolve().parent.parent
 if sys.path and Path(sys.path[0]).resolve() == REPO / "bench":
     sys.path[0] = str(REPO)
 
-from bench.support import (  # noqa: E402
-    EMULATOR_API_KEY,
-    EMULATOR_SECRET,
-    HOST,
-    free_port,
-    process_cpu,
-    start_emulator,
-    stop_processes,
-)
+from bench.support import HOST, emulator_env, free_port, process_cpu, start_emulator, stop_processes  # noqa: E402
 
 LUA_SCRIPT = Path(__file__).resolve().parent / "sign_post.lua"
 SLUG = "bring-back-the-trees"
@@ -246,11 +238,7 @@ def prepare_environment(tmp: Path, port: int, cache_url: str = "") -> dict[str, 
     env.update(
         {
             "PW_BENCH_EMULATOR_URL": emulator_url,
-            "CHANGEORG_API_URL": f"{emulator_url}/changeorg/v1",
-            "CHANGEORG_API_KEY": EMULATOR_API_KEY,
-            "CHANGEORG_SECRET": EMULATOR_SECRET,
-            "WETHEPEOPLE_API_URL": f"{emulator_url}/wethepeople/v1",
-            "WETHEPEOPLE_API_KEY": EMULATOR_API_KEY,
+            **emulator_env(emulator_url),
         }
     )
     if cache_url:

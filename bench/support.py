@@ -61,6 +61,18 @@ def wait_http(url: str, process: subprocess.Popen, what: str, seconds: float = 6
     sys.exit(f"{what} did not answer at {url}")
 
 
+def emulator_env(url: str) -> dict[str, str]:
+    """The environment that points the example site's upstream clients at the emulator served at ``url``."""
+    client = EmulatorClient(url)
+    return {
+        "CHANGEORG_API_URL": client.changeorg_url,
+        "CHANGEORG_API_KEY": EMULATOR_API_KEY,
+        "CHANGEORG_SECRET": EMULATOR_SECRET,
+        "WETHEPEOPLE_API_URL": client.wethepeople_url,
+        "WETHEPEOPLE_API_KEY": EMULATOR_API_KEY,
+    }
+
+
 def start_emulator(
     spawn: Callable[[list[str]], subprocess.Popen],
     port: int,

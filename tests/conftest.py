@@ -1,7 +1,9 @@
 import pytest
+from django.contrib.auth.models import Group, User
+from django.test import Client
 
-from petition_widget.models import Provider
-from tests.factories import SIGNER, make_petition
+from petition_widget.models import ApiKeyKind, Provider
+from tests.factories import SIGNER, make_api_key, make_petition
 
 pytest_plugins = ["tests.fixtures_emulator", "tests.forwarding_support"]
 
@@ -32,3 +34,25 @@ def changeorg_data():
 @pytest.fixture
 def wtp_data():
     return {"first_name": "Grace", "last_name": "Hopper", "email": "grace@example.com"}
+
+
+@pytest.fixture
+def api_key(db):
+    """A partner's server key (its raw key in ``key``): signing tests post as a server does, without an Origin."""
+    return make_api_key(name="test site", kind=ApiKeyKind.SERVER)
+
+
+@pytest.fixture
+def reviewer(db) -> User:
+    """A member of the reviewers' group: view and retry signatures, no change, no export."""
+    user = User.objects.create_user("reviewer", password="pw", is_staff=True)
+    # The REVIEWER_GROUP default, which migrate creates.
+    user.groups.add(Group.objects.get(name="Petition reviewers"))
+    return user
+
+
+@pytest.fixture
+def reviewer_client(reviewer) -> Client:
+    client = Client()
+    client.force_login(reviewer)
+    return client

@@ -13,7 +13,7 @@ from django.http import HttpResponse
 from django.test import Client
 from django.urls import reverse
 
-from petition_widget.models import Petition, Provider, Signature
+from petition_widget.models import ApiKey, Petition, Provider, Signature
 
 # The petition of the `petition` fixture: Change.org's "Save the bees", open.
 PETITION = {
@@ -73,6 +73,24 @@ def make_signatures(
         for n, signature in enumerate(created):
             Signature.objects.filter(pk=signature.pk).update(created_at=signed_from + n * every)
     return created
+
+
+def make_api_key(*, validate: bool = False, **fields: Any) -> ApiKey:
+    """A stored API key (``fields``: name, kind, allowed_origins, …; validated first with ``validate``), its
+    raw key in the attribute ``key``."""
+    key = ApiKey.generate()
+    record = ApiKey(**{"name": "test site", **fields})
+    record.set_key(key)
+    if validate:
+        record.full_clean()
+    record.save()
+    record.key = key
+    return record
+
+
+def new_api_key(**fields: Any) -> str:
+    """The raw key of a new stored API key (``fields`` as for :func:`make_api_key`)."""
+    return make_api_key(**fields).key
 
 
 def sign_url(petition: Petition) -> str:

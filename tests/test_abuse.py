@@ -22,8 +22,8 @@ from django.test import Client, RequestFactory
 
 import petition_widget
 from petition_widget import abuse
-from petition_widget.models import ApiKey, Signature
-from tests.factories import post_signature, sign_url
+from petition_widget.models import Signature
+from tests.factories import new_api_key, post_signature, sign_url
 
 MIN_SECONDS = 600  # far longer than the tests take: a form posted straight back is always too quick
 MAX_AGE = 3600
@@ -575,10 +575,7 @@ def test_the_api_post_takes_no_token_but_the_forms_limits(client, petition, conf
     configure(SIGN_LIMIT_PER_IP=2, SIGN_LIMIT_PER_PETITION=3, CAPTCHA_FIELD=CAPTCHA_PATH)
     keys = {}
     for kind, origins in (("browser", "https://blog.example"), ("server", "")):
-        keys[kind] = ApiKey.generate()
-        record = ApiKey(name=kind, kind=kind, allowed_origins=origins)
-        record.set_key(keys[kind])
-        record.save()
+        keys[kind] = new_api_key(name=kind, kind=kind, allowed_origins=origins)
 
     def api_post(kind, n, **headers):
         return client.post(

@@ -101,20 +101,6 @@ def action_values(page: str) -> set[str]:
     return set(re.findall(r'<option value="([^"]+)"', select.group(0)))
 
 
-@pytest.fixture
-def reviewer(db) -> User:
-    user = User.objects.create_user("reviewer", password="pw", is_staff=True)
-    user.groups.add(Group.objects.get(name=REVIEWER_GROUP))
-    return user
-
-
-@pytest.fixture
-def reviewer_client(reviewer) -> Client:
-    client = Client()
-    client.force_login(reviewer)
-    return client
-
-
 # -- the reviewer group ----------------------------------------------------------------------------------
 
 

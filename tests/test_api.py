@@ -12,7 +12,6 @@ from petition_widget.api.serializers import PETITION_FIELDS
 from petition_widget.checks import check_settings
 from petition_widget.models import (
     ApiKey,
-    ApiKeyKind,
     ForwardingState,
     Petition,
     Provider,
@@ -21,7 +20,7 @@ from petition_widget.models import (
     public_display_name,
     recount_signatures,
 )
-from tests.factories import make_signatures, post_api_signature
+from tests.factories import make_signatures, new_api_key, post_api_signature
 
 API = "/api/v1/petitions"
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -128,17 +127,6 @@ def names(answer):
 
 def page_of(link):
     return int(parse_qs(urlsplit(link).query)["page"][0])
-
-
-@pytest.fixture
-def api_key(db):
-    """A partner's server key: the signing tests below post as a server does, without an Origin."""
-    key = ApiKey.generate()
-    record = ApiKey(name="test site", kind=ApiKeyKind.SERVER)
-    record.set_key(key)
-    record.save()
-    record.key = key
-    return record
 
 
 # Contract: the seed's shapes ---------------------------------------------------------------------
@@ -580,16 +568,8 @@ def test_admin_hiding_and_deleting_signatures_recounts(admin_client, petition):
     assert (petition.local_signature_count, petition.public_signature_count) == (1, 0)
 
 
-def cors_key(origins):
-    record = ApiKey(name="cors", allowed_origins=origins)
-    key = ApiKey.generate()
-    record.set_key(key)
-    record.save()
-    return key
-
-
 def test_preflight_and_reads_for_allowed_origins(client, petition):
-    cors_key("https://blog.example\nhttps://partner.example:8443")
+    new_api_key(name="cors", allowed_origins="https://blog.example\nhttps://partner.example:8443")
     url = f"{API}/48503/signatures"
     preflight = client.options(url, HTTP_ORIGIN="https://blog.example", HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST")
     assert preflight.status_code == 204
@@ -606,8 +586,8 @@ def test_preflight_and_reads_for_allowed_origins(client, petition):
 
 
 def test_post_from_a_browser_is_limited_to_the_keys_own_origins(client, petition, changeorg_data):
-    blog_key = cors_key("https://blog.example")
-    cors_key("https://partner.example")
+    blog_key = new_api_key(name="cors", allowed_origins="https://blog.example")
+    new_api_key(name="cors", allowed_origins="https://partner.example")
     url = f"{API}/48503/signatures"
     refused = client.post(url, {**changeorg_data, "api_key": blog_key}, HTTP_ORIGIN="https://partner.example")
     is_failure(refused, 403)
@@ -624,7 +604,7 @@ def test_post_from_a_browser_is_limited_to_the_keys_own_origins(client, petition
 
 
 def test_wildcard_origin(client, petition, changeorg_data):
-    key = cors_key("*")
+    key = new_api_key(name="cors", allowed_origins="*")
     response = client.post(
         f"{API}/48503/signatures", {**changeorg_data, "api_key": key}, HTTP_ORIGIN="https://anywhere.example"
     )

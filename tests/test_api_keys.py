@@ -11,6 +11,7 @@ from django.core import mail
 
 from petition_widget import abuse
 from petition_widget.models import ApiKey, ApiKeyKind, Signature
+from tests.factories import new_api_key
 
 API = "/api/v1/petitions/48503/signatures"
 BLOG = "https://blog.example"
@@ -45,23 +46,14 @@ def limits(settings):
     return apply
 
 
-def new_key(kind, origins=""):
-    key = ApiKey.generate()
-    record = ApiKey(name=f"{kind} key", kind=kind, allowed_origins=origins)
-    record.set_key(key)
-    record.full_clean()
-    record.save()
-    return key
-
-
 @pytest.fixture
 def browser_key(db):
-    return new_key(ApiKeyKind.BROWSER, BLOG)
+    return new_api_key(name="browser key", kind=ApiKeyKind.BROWSER, allowed_origins=BLOG, validate=True)
 
 
 @pytest.fixture
 def server_key(db):
-    return new_key(ApiKeyKind.SERVER)
+    return new_api_key(name="server key", kind=ApiKeyKind.SERVER, validate=True)
 
 
 def api_sign(client, key, data, n, *, origin=None, address=ADDRESS, **extra):
@@ -157,7 +149,7 @@ def test_a_browser_key_is_held_to_its_own_hourly_limit(client, petition, browser
     ]
     assert statuses == [202, 202, 202, 429]
     # Another key is counted apart.
-    other = new_key(ApiKeyKind.BROWSER, BLOG)
+    other = new_api_key(name="browser key", kind=ApiKeyKind.BROWSER, allowed_origins=BLOG, validate=True)
     assert api_sign(client, other, changeorg_data, 9, origin=BLOG).status_code == 202
 
 

@@ -16,8 +16,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from petition_widget import confirmation
-from petition_widget.models import ForwardingState, Petition, Signature
-from tests.factories import post_signature
+from petition_widget.models import ApiKeyKind, ForwardingState, Petition, Signature
+from tests.factories import new_api_key, post_signature
 from tests.forwarding_support import CHANGEORG_ID, SITE_URL, counters
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -114,12 +114,7 @@ def test_petitions_without_confirmation_do_not_mail(client, changeorg, changeorg
 
 
 def test_the_api_post_also_waits_for_confirmation(confirming, changeorg_data):
-    from petition_widget.models import ApiKey, ApiKeyKind
-
-    key = ApiKey.generate()
-    api_key = ApiKey(name="partner", kind=ApiKeyKind.SERVER)
-    api_key.set_key(key)
-    api_key.save()
+    key = new_api_key(name="partner", kind=ApiKeyKind.SERVER)
     response = Client().post(
         f"/api/v1/petitions/{confirming.upstream_id}/signatures", {**changeorg_data, "api_key": key}
     )

@@ -19,7 +19,7 @@ from django.core import mail
 from django.db import connection
 from django.test import Client
 
-from petition_widget.models import ApiKey, ApiKeyKind, Signature
+from petition_widget.models import Signature
 from tests.factories import post_api_signature, post_signature
 
 ADDRESS = "203.0.113.9"
@@ -37,16 +37,6 @@ def own_cache(settings):
         "dup": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": uuid.uuid4().hex},
     }
     settings.PETITION_WIDGET = {**settings.PETITION_WIDGET, "RATE_LIMIT_CACHE": "dup", "SITE_URL": "http://testserver"}
-
-
-@pytest.fixture
-def api_key(db):
-    key = ApiKey.generate()
-    record = ApiKey(name="partner server", kind=ApiKeyKind.SERVER)
-    record.set_key(key)
-    record.save()
-    record.key = key
-    return record
 
 
 def stranger() -> Client:
