@@ -1,3 +1,5 @@
+import uuid
+
 import pytest
 from django.contrib.auth.models import Group, User
 from django.test import Client
@@ -56,3 +58,13 @@ def reviewer_client(reviewer) -> Client:
     client = Client()
     client.force_login(reviewer)
     return client
+
+
+@pytest.fixture
+def fresh_cache(settings) -> str:
+    """A local-memory cache of this test's own, for RATE_LIMIT_CACHE: its alias."""
+    settings.CACHES = {
+        **settings.CACHES,
+        "abuse": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": uuid.uuid4().hex},
+    }
+    return "abuse"

@@ -41,9 +41,14 @@ def make_petition(**overrides: Any) -> Petition:
     return Petition.objects.create(**{**PETITION, **overrides})
 
 
-def make_signature(petition: Petition, **overrides: Any) -> Signature:
-    """One stored signature (pending, saved as the model saves it): SIGNER with ``overrides``."""
-    return Signature.objects.create(petition=petition, **{**SIGNER, **overrides})
+def make_signature(petition: Petition, *, signed_at: datetime | None = None, **overrides: Any) -> Signature:
+    """One stored signature (pending, saved as the model saves it): SIGNER with ``overrides``, signed now or at
+    ``signed_at``. Counters are not touched (``recount_signatures`` does that)."""
+    signature = Signature.objects.create(petition=petition, **{**SIGNER, **overrides})
+    if signed_at is not None:
+        Signature.objects.filter(pk=signature.pk).update(created_at=signed_at)
+        signature.refresh_from_db()
+    return signature
 
 
 def make_signatures(

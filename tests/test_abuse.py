@@ -9,7 +9,6 @@ The suite turns the checks off (tests/settings.py); each test here turns on what
 import re
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -36,12 +35,8 @@ SUMMARY = re.compile(r'<div class="pw-error-summary" role="alert">(.*?)</div>', 
 
 
 @pytest.fixture
-def configure(settings):
+def configure(settings, fresh_cache):
     """Turn checks on: ``configure(SIGN_LIMIT_PER_IP=2, ...)``, over a fresh cache of the test's own."""
-    settings.CACHES = {
-        **settings.CACHES,
-        "abuse": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": uuid.uuid4().hex},
-    }
 
     def apply(**values):
         settings.PETITION_WIDGET = {
@@ -51,7 +46,7 @@ def configure(settings):
             "SIGN_LIMIT_PER_IP": 0,
             "SIGN_LIMIT_PER_PETITION": 0,
             "TRUSTED_PROXY_COUNT": 0,
-            "RATE_LIMIT_CACHE": "abuse",
+            "RATE_LIMIT_CACHE": fresh_cache,
             **values,
         }
 

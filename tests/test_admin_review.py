@@ -34,6 +34,7 @@ from petition_widget.models import (
     recount_signatures,
 )
 from petition_widget.privacy import erase_signers
+from tests.factories import make_signature
 from tests.forwarding_support import counters
 
 SIGNATURES = "/admin/petition_widget/signature/"
@@ -71,13 +72,9 @@ EXPORT_HEADER = [
 
 
 def make(petition: Petition, email: str, *, created_at=None, **fields) -> Signature:
-    """A stored signature (not counted: run recount_signatures), optionally signed at ``created_at``."""
-    values = {"first_name": "Ada", "last_name": "Lovelace", "city": "London", "country_code": "GB", **fields}
-    signature = Signature.objects.create(petition=petition, email=email, **values)
-    if created_at is not None:
-        Signature.objects.filter(pk=signature.pk).update(created_at=created_at)
-        signature.refresh_from_db()
-    return signature
+    """A stored signature without a postal code (not counted: run recount_signatures), optionally signed at
+    ``created_at``."""
+    return make_signature(petition, email=email, postal_code="", signed_at=created_at, **fields)
 
 
 def listed(client: Client, **params) -> set[int]:

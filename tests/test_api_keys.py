@@ -4,8 +4,6 @@ Everything goes through the real API view with Django's test client; the rate li
 local-memory cache of each test's own (the suite turns the limits off, tests/settings.py).
 """
 
-import uuid
-
 import pytest
 from django.core import mail
 
@@ -22,12 +20,8 @@ NO_PAGE = "This api_key may be used only from a web page on one of its origins."
 
 
 @pytest.fixture
-def limits(settings):
+def limits(settings, fresh_cache):
     """``limits(SIGN_LIMIT_PER_IP=10, ...)``: limits over a fresh cache; everything else off."""
-    settings.CACHES = {
-        **settings.CACHES,
-        "abuse": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": uuid.uuid4().hex},
-    }
 
     def apply(**values):
         settings.PETITION_WIDGET = {
@@ -38,7 +32,7 @@ def limits(settings):
             "SIGN_LIMIT_PER_PETITION": 0,
             "TRUSTED_PROXY_COUNT": 0,
             "API_KEY_LIMITS": {"browser": 0, "server": 0},
-            "RATE_LIMIT_CACHE": "abuse",
+            "RATE_LIMIT_CACHE": fresh_cache,
             **values,
         }
 

@@ -30,13 +30,13 @@ LOG_WAIT_SECONDS = 30
 
 
 @pytest.fixture(autouse=True)
-def own_cache(settings):
+def own_cache(settings, fresh_cache):
     """The throttle of "already signed" e-mails in a cache of this test's own."""
-    settings.CACHES = {
-        **settings.CACHES,
-        "dup": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": uuid.uuid4().hex},
+    settings.PETITION_WIDGET = {
+        **settings.PETITION_WIDGET,
+        "RATE_LIMIT_CACHE": fresh_cache,
+        "SITE_URL": "http://testserver",
     }
-    settings.PETITION_WIDGET = {**settings.PETITION_WIDGET, "RATE_LIMIT_CACHE": "dup", "SITE_URL": "http://testserver"}
 
 
 def stranger() -> Client:
