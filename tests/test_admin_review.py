@@ -74,7 +74,7 @@ EXPORT_HEADER = [
 def make(petition: Petition, email: str, *, created_at=None, **fields) -> Signature:
     """A stored signature without a postal code (not counted: run recount_signatures), optionally signed at
     ``created_at``."""
-    return make_signature(petition, email=email, postal_code="", signed_at=created_at, **fields)
+    return make_signature(petition, signed_at=created_at, **{"postal_code": "", **fields, "email": email})
 
 
 def listed(client: Client, **params) -> set[int]:
