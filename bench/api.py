@@ -44,7 +44,7 @@ REPO = Path(__file__).resolve().parent.parent
 if sys.path and Path(sys.path[0]).resolve() == REPO / "bench":
     sys.path[0] = str(REPO)
 
-from bench.chaos import HOST, free_port  # noqa: E402
+from bench.support import HOST, free_port, pg_admin  # noqa: E402
 
 UPSTREAM_ID = "1000001"
 PAGE_SIZE = 500
@@ -61,23 +61,6 @@ def database_url(backend: str, tmp: Path, pg_url: str) -> str:
 
 def last_page(rows: int) -> int:
     return -(-rows // PAGE_SIZE)
-
-
-def pg_admin(pg_url: str, *statements: str) -> None:
-    """Run statements on the PostgreSQL server of `pg_url`, outside a transaction (CREATE/DROP DATABASE)."""
-    import psycopg
-
-    parts = urlsplit(pg_url)
-    with psycopg.connect(
-        host=parts.hostname,
-        port=parts.port or 5432,
-        user=parts.username,
-        password=parts.password,
-        dbname=(parts.path or "/postgres").lstrip("/") or "postgres",
-        autocommit=True,
-    ) as conn:
-        for statement in statements:
-            conn.execute(statement)
 
 
 def recreate_pg_database(pg_url: str) -> None:

@@ -24,7 +24,6 @@ import re
 import secrets
 import shutil
 import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -39,9 +38,10 @@ import requests
 REPO = Path(__file__).resolve().parent.parent
 if sys.path and Path(sys.path[0]).resolve() == REPO / "bench":
     sys.path[0] = str(REPO)
-HOST = "127.0.0.1"
-API_KEY = "chaos-api-key"
-SECRET = "chaos-secret"
+
+from bench.support import HOST, emulator_env, free_port, start_emulator, stop_processes, wait_http  # noqa: E402
+from petition_widget.emulator.client import EmulatorClient  # noqa: E402
+
 PETITION_ID = "1001"  # the emulator's seeded, open Change.org petition
 SLUG = "chaos-trees"
 FINAL = {"sent", "rejected", "failed", "cancelled"}
@@ -66,27 +66,6 @@ SIGNER = {
 
 
 # --- the parts the test shares --------------------------------------------------------------------
-
-
-class Emulator:
-    """The emulator's control endpoints."""
-
-    def __init__(self, url: str) -> None:
-        self.url = url.rstrip("/")
-
-    def control(self, method: str, path: str, **kwargs) -> dict:
-        response = requests.request(method, f"{self.url}/_emulator/{path}", timeout=30, **kwargs)
-        response.raise_for_status()
-        return response.json()
-
-    def faults(self, **changes) -> dict:
-        return self.control("POST", "faults", json=changes)
-
-    def stats(self) -> dict:
-        return self.control("GET", "stats")
-
-    def received(self, petition_id: str) -> list[dict]:
-        return self.control("GET", "signatures", params={"petition_id": petition_id})["signatures"]
 
 
 class Signer:
@@ -171,7 +150,7 @@ def run_chaos(
     *,
     site_url: str,
     slug: str,
-    emulator: Emulator,
+    emulator: EmulatorClient,
     petition_id: str,
     count: int,
     start_worker: Callable[[str], subprocess.Popen],
@@ -275,37 +254,6 @@ def run_chaos(
 # --- the stand-alone run ----------------------------------------------------------------------------
 
 
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind((HOST, 0))
-        return sock.getsockname()[1]
-
-
-def stop_processes(processes: list[subprocess.Popen], timeout: float = 30) -> None:
-    """SIGTERM every process still running, then wait for each; one that does not stop in time is killed."""
-    for process in processes:
-        if process.poll() is None:
-            process.terminate()
-    for process in processes:
-        try:
-            process.wait(timeout=timeout)
-        except subprocess.TimeoutExpired:
-            process.kill()
-
-
-def wait_http(url: str, process: subprocess.Popen, what: str, seconds: float = 60) -> None:
-    deadline = time.monotonic() + seconds
-    while time.monotonic() < deadline:
-        if process.poll() is not None:
-            sys.exit(f"{what} stopped before it was ready")
-        try:
-            requests.get(url, timeout=2)
-            return
-        except requests.RequestException:
-            time.sleep(0.2)
-    sys.exit(f"{what} did not answer at {url}")
-
-
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--signatures", type=int, default=10_000)
@@ -327,11 +275,7 @@ def main() -> None:
         "DEBUG": "0",
         "DATABASE_URL": args.database_url or f"sqlite:///{tmp / 'chaos.sqlite3'}",
         "SITE_URL": f"http://{HOST}:{site_port}",
-        "CHANGEORG_API_URL": f"{emulator_url}/changeorg/v1",
-        "CHANGEORG_API_KEY": API_KEY,
-        "CHANGEORG_SECRET": SECRET,
-        "WETHEPEOPLE_API_URL": f"{emulator_url}/wethepeople/v1",
-        "WETHEPEOPLE_API_KEY": API_KEY,
+        **emulator_env(emulator_url),
         # Four threads post 10,000 signatures from one address to one petition, at once: the abuse checks
         # (minimum fill time, both rate limits; the per-petition default of 600 a minute included) are off.
         "SIGN_MIN_SECONDS": "0",
@@ -353,19 +297,12 @@ def main() -> None:
         return process
 
     try:
-        emulator_process = spawn(
-            "emulator",
-            [
-                *manage,
-                "upstream_emulator",
-                f"--port={emulator_port}",
-                f"--api-key={API_KEY}",
-                f"--secret={SECRET}",
-                "--timeout-seconds=2",
-                "--seed=0",
-            ],
+        _, emulator = start_emulator(
+            lambda command: spawn("emulator", command),
+            emulator_port,
+            "--timeout-seconds=2",
+            "--seed=0",
         )
-        wait_http(f"{emulator_url}/_emulator/stats", emulator_process, "the emulator")
 
         import django
 
@@ -424,7 +361,7 @@ def main() -> None:
         result = run_chaos(
             site_url=f"http://{HOST}:{site_port}",
             slug=SLUG,
-            emulator=Emulator(emulator_url),
+            emulator=emulator,
             petition_id=PETITION_ID,
             count=args.signatures,
             start_worker=start_worker,

@@ -43,7 +43,7 @@ REPO = Path(__file__).resolve().parent.parent
 if sys.path and Path(sys.path[0]).resolve() == REPO / "bench":
     sys.path[0] = str(REPO)
 
-from bench.chaos import API_KEY, HOST, SECRET, Emulator, free_port, wait_http  # noqa: E402
+from bench.support import HOST, emulator_env, free_port, process_cpu, start_emulator  # noqa: E402
 
 PETITIONS = {"changeorg": "1001", "wethepeople": "2001"}
 TARGET_RATIO = 0.80
@@ -64,7 +64,6 @@ class Bench:
         self.manage = [sys.executable, str(REPO / "manage.py")]
         emulator_port = free_port()
         self.emulator_url = f"http://{HOST}:{emulator_port}"
-        self.emulator = Emulator(self.emulator_url)
         self.env = {
             **os.environ,
             "DJANGO_SETTINGS_MODULE": "bench.forwarding_settings",
@@ -73,26 +72,14 @@ class Bench:
             "DEBUG": "0",
             "DATABASE_URL": args.database_url or f"sqlite:///{tmp / 'forward.sqlite3'}",
             "SITE_URL": "http://127.0.0.1:8000",
-            "CHANGEORG_API_URL": f"{self.emulator_url}/changeorg/v1",
-            "CHANGEORG_API_KEY": API_KEY,
-            "CHANGEORG_SECRET": SECRET,
-            "WETHEPEOPLE_API_URL": f"{self.emulator_url}/wethepeople/v1",
-            "WETHEPEOPLE_API_KEY": API_KEY,
+            **emulator_env(self.emulator_url),
             "PETITION_WIDGET_JSON": json.dumps(WORKER_SETTINGS),
         }
         os.environ.update(self.env)
         self.logs: list = []
-        self.emulator_process = self.spawn(
-            "emulator",
-            [
-                *self.manage,
-                "upstream_emulator",
-                f"--port={emulator_port}",
-                f"--api-key={API_KEY}",
-                f"--secret={SECRET}",
-            ],
+        self.emulator_process, self.emulator = start_emulator(
+            lambda command: self.spawn("emulator", command), emulator_port
         )
-        wait_http(f"{self.emulator_url}/_emulator/stats", self.emulator_process, "the emulator")
 
     def spawn(self, name: str, command: list[str], env: dict | None = None) -> subprocess.Popen:
         out = open(self.tmp / f"{name}.log", "ab")  # noqa: SIM115  (closed in close())
@@ -160,8 +147,7 @@ class Bench:
 
     def emulator_cpu(self) -> float:
         """CPU seconds the emulator process has used (Linux)."""
-        fields = Path(f"/proc/{self.emulator_process.pid}/stat").read_text().rsplit(")", 1)[1].split()
-        return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+        return process_cpu([self.emulator_process.pid]) or 0.0
 
 
 def throughput(bench: Bench) -> None:
@@ -276,7 +262,7 @@ def memory(bench: Bench) -> None:
     print(f"{'forwards':>10} {'peak RSS MiB':>13} {'seconds':>8}")
     for count in (5_000, 20_000):
         # A fresh emulator memory: it looks for duplicates by scanning what it holds, which would slow it down.
-        bench.emulator.control("POST", "reset")
+        bench.emulator.reset()
         bench.add_backlog("wethepeople", count, f"mem{count}")
         start = time.monotonic()
         worker = bench.worker(f"memory-{count}", "--once", "--concurrency=16")

@@ -67,17 +67,15 @@ REPO = Path(__file__).resolve().parent.parent
 if sys.path and Path(sys.path[0]).resolve() == REPO / "bench":
     sys.path[0] = str(REPO)
 
-from bench.chaos import HOST, Emulator, free_port, stop_processes, wait_http  # noqa: E402
+from bench.support import HOST, emulator_env, free_port, process_cpu, start_emulator, stop_processes  # noqa: E402
 
 LUA_SCRIPT = Path(__file__).resolve().parent / "sign_post.lua"
 SLUG = "bring-back-the-trees"
 NEXT_URL = "/posts/bring-back-the-trees/"
 TARGET_RATIO = 0.70
-# The forwarding phase: a petition on the emulator, its form, and the emulator's credentials.
+# The forwarding phase: a petition on the emulator and its form.
 FORWARD_SLUG = "bench-forwarding"
 FORWARD_PETITION = "1001"
-EMULATOR_KEY = "bench-api-key"
-EMULATOR_SECRET = "bench-secret"
 
 # A Change.org signer who fills in every field, the phone number included (one of Ofcom's numbers
 # reserved for fiction, valid for phonenumbers and nobody's).
@@ -240,11 +238,7 @@ def prepare_environment(tmp: Path, port: int, cache_url: str = "") -> dict[str, 
     env.update(
         {
             "PW_BENCH_EMULATOR_URL": emulator_url,
-            "CHANGEORG_API_URL": f"{emulator_url}/changeorg/v1",
-            "CHANGEORG_API_KEY": EMULATOR_KEY,
-            "CHANGEORG_SECRET": EMULATOR_SECRET,
-            "WETHEPEOPLE_API_URL": f"{emulator_url}/wethepeople/v1",
-            "WETHEPEOPLE_API_KEY": EMULATOR_KEY,
+            **emulator_env(emulator_url),
         }
     )
     if cache_url:
@@ -367,9 +361,6 @@ def fetch_csrf(port: int) -> Csrf:
 # --- CPU accounting ---------------------------------------------------------------------------------
 
 
-CLOCK_TICKS = os.sysconf("SC_CLK_TCK") if hasattr(os, "sysconf") else 100
-
-
 def worker_pids(master: int) -> list[int]:
     """The gunicorn workers: the master's child processes (Linux /proc; empty elsewhere)."""
     pids = []
@@ -381,18 +372,6 @@ def worker_pids(master: int) -> list[int]:
         if int(fields[1]) == master:
             pids.append(int(entry.parent.name))
     return pids
-
-
-def process_cpu(pids: list[int]) -> float | None:
-    """User plus system CPU seconds the processes have used, or None without /proc."""
-    total = 0
-    for pid in pids:
-        try:
-            fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-        except OSError:
-            return None
-        total += int(fields[11]) + int(fields[12])
-    return total / CLOCK_TICKS if pids else None
 
 
 def children_cpu() -> float:
@@ -649,19 +628,17 @@ def run_upstream_phase(bench: Bench, client, args, tmp: Path, env: dict[str, str
     emulator_url = env["PW_BENCH_EMULATOR_URL"]
     manage = [sys.executable, str(REPO / "manage.py")]
     logs = [open(tmp / "emulator.log", "wb"), open(tmp / "worker.log", "wb")]  # noqa: SIM115  (closed below)
-    port = emulator_url.rsplit(":", 1)[1]
-    emulator = subprocess.Popen(
-        [*manage, "upstream_emulator", f"--port={port}", f"--api-key={EMULATOR_KEY}", f"--secret={EMULATOR_SECRET}"],
-        cwd=REPO,
-        env=env,
-        stdout=logs[0],
-        stderr=subprocess.STDOUT,
-    )
+    port = int(emulator_url.rsplit(":", 1)[1])
     worker = None
-    control = Emulator(emulator_url).control
+    emulator = None
 
     try:
-        wait_http(f"{emulator_url}/_emulator/stats", emulator, "the upstream emulator", seconds=30)
+        emulator, control = start_emulator(
+            lambda command: subprocess.Popen(command, cwd=REPO, env=env, stdout=logs[0], stderr=subprocess.STDOUT),
+            port,
+            what="the upstream emulator",
+            seconds=30,
+        )
         add_petition("changeorg", FORWARD_PETITION, slug=FORWARD_SLUG)
         connections.close_all()
         worker = subprocess.Popen(
@@ -686,12 +663,12 @@ def run_upstream_phase(bench: Bench, client, args, tmp: Path, env: dict[str, str
         for round_no in range(args.upstream_rounds):
             order = ("up", "down") if round_no % 2 == 0 else ("down", "up")
             for key in order:
-                control("POST", "faults", json={"down": key == "down"})
-                before = control("GET", "stats")
+                control.faults(down=key == "down")
+                before = control.stats()
                 results[key].append(
                     measure(bench, client, endpoints[key], f"{key}-r{round_no + 1}", args.seconds, args.concurrency)
                 )
-                after = control("GET", "stats")
+                after = control.stats()
                 for name in ("accepted", "down_answers"):
                     counts[key][name] = counts[key].get(name, 0) + after[name] - before[name]
             print(

@@ -1,8 +1,14 @@
+"""The app's configuration: registers the system checks, and gives the reviewer group its permissions after
+migrate."""
+
 from django.apps import AppConfig
 from django.apps import apps as global_apps
+from django.contrib.auth.management import create_permissions
 from django.db import DEFAULT_DB_ALIAS, router
 from django.db.models.signals import post_migrate
 from django.utils.translation import gettext_lazy as _
+
+from .conf import app_settings
 
 # What the REVIEWER_GROUP may do: look at petitions, signatures and attempts, and retry, cancel or mark
 # signatures as spam. Exporting and erasing stay with whoever a site admin grants them to.
@@ -15,8 +21,6 @@ def create_reviewer_group(app_config, verbosity=2, using=DEFAULT_DB_ALIAS, apps=
     Only adds: permissions a site admin gave the group, or took from it and that are not listed here, stay
     as they are.
     """
-    from .conf import app_settings
-
     name = app_settings.REVIEWER_GROUP
     if not name:
         return
@@ -27,8 +31,6 @@ def create_reviewer_group(app_config, verbosity=2, using=DEFAULT_DB_ALIAS, apps=
         return
     if not router.allow_migrate_model(using, group_model):
         return
-    from django.contrib.auth.management import create_permissions
-
     # django.contrib.auth creates the permissions in its own post_migrate handler, which runs before this
     # one only when it comes first in INSTALLED_APPS; creating them here is a no-op otherwise.
     create_permissions(app_config, verbosity=verbosity, using=using, apps=apps)
@@ -45,6 +47,7 @@ class PetitionWidgetConfig(AppConfig):
     default_auto_field = "django.db.models.BigAutoField"
 
     def ready(self) -> None:
+        # Here, not at the top: checks imports the models, which cannot load before the app registry is ready.
         from . import checks  # noqa: F401  (registers the system checks)
 
         post_migrate.connect(create_reviewer_group, sender=self, dispatch_uid="petition_widget.reviewer_group")

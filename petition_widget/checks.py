@@ -13,6 +13,7 @@ from django.core.checks import Error, Warning, register
 from django.core.exceptions import ImproperlyConfigured
 
 from .conf import SETTING_NAME, SETTINGS, app_settings, is_http_url
+from .forwarding.worker import http_budget
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 URL_KEYS = ("CHANGEORG_API_URL", "WETHEPEOPLE_API_URL")
@@ -130,8 +131,6 @@ def check_credentials() -> list:
 
 def check_forwarding_settings(invalid: set[str]) -> list:
     """The retry policy's base against its cap, and the lease against the longest upstream request."""
-    from .forwarding.worker import http_budget
-
     errors: list = []
     base, cap = app_settings.BACKOFF_BASE_SECONDS, app_settings.BACKOFF_MAX_SECONDS
     if not invalid & {"BACKOFF_BASE_SECONDS", "BACKOFF_MAX_SECONDS"} and base > cap:

@@ -19,7 +19,10 @@ from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
 
+from . import lifecycle
 from .conf import app_settings
+from .models import ForwardingState, Petition, Signature
+from .petitions import absolute_url
 
 logger = logging.getLogger(__name__)
 
@@ -65,8 +68,6 @@ def read_token(token: str) -> tuple[int, str]:
 
 def find_signature(token: str, queryset=None):
     """The signature a token names, or :class:`ConfirmationError` ("gone" when it was deleted or erased)."""
-    from .models import Signature
-
     pk, digest = read_token(token)
     signature = (queryset if queryset is not None else Signature.objects).filter(pk=pk).first()
     if signature is None or not constant_time_compare(address_digest(signature.email_normalized), digest):
@@ -75,8 +76,6 @@ def find_signature(token: str, queryset=None):
 
 
 def confirmation_url(signature) -> str:
-    from .petitions import absolute_url
-
     return absolute_url(reverse("petition_widget:confirm", kwargs={"token": make_token(signature)}))
 
 
@@ -86,8 +85,6 @@ def send_confirmation(signature_id: int) -> bool:
     Runs after the signature's commit. A mail server that refuses is logged (by id) and leaves
     ``confirmation_sent_at`` empty, so an admin sees it and can use "Resend confirmation".
     """
-    from .models import ForwardingState, Signature
-
     signature = (
         Signature.objects.select_related("petition")
         .filter(pk=signature_id, state=ForwardingState.UNCONFIRMED, erased_at__isnull=True)
@@ -133,8 +130,6 @@ def send_already_signed(petition_id: int, email: str) -> bool:
     nothing is sent. The mail holds the petition's title only, nothing the sender typed. Runs after the
     commit; the address is never logged.
     """
-    from .models import Petition, Signature
-
     petition = Petition.objects.filter(pk=petition_id).only("pk", "title").first()
     if petition is None:
         return False
@@ -168,9 +163,6 @@ def confirm(token: str):
     The row is locked first (PostgreSQL), so a purge deleting expired ones cannot take it meanwhile; the
     state change is the lifecycle's :func:`~petition_widget.lifecycle.confirm`, in the same transaction.
     """
-    from . import lifecycle
-    from .models import Signature
-
     with transaction.atomic():
         signature = find_signature(token, Signature.objects.select_for_update())
         lifecycle.confirm(signature)

@@ -15,6 +15,7 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
+from .conf import app_settings
 from .text import drop_ignorables, normalize_email_domain
 
 
@@ -425,8 +426,6 @@ def _initial(name: str) -> str:
 
 def public_display_name(first_name: str, last_name: str, style: str | None = None) -> str:
     """A signer's name as the public API shows it; `style` defaults to the ``API_NAME_DISPLAY`` setting."""
-    from .conf import app_settings
-
     style = style or app_settings.API_NAME_DISPLAY
     first_name, last_name = first_name.strip(), last_name.strip()
     if style == NameDisplay.INITIALS:

@@ -1,3 +1,5 @@
+"""The app's pages: the sign form of each petition, the confirmation link, and the auth-key callback."""
+
 from django.urls import path
 
 from . import views

@@ -1,26 +1,23 @@
-import pytest
+import uuid
 
-from petition_widget.models import Petition, Provider
+import pytest
+from django.contrib.auth.models import Group, User
+from django.test import Client
+
+from petition_widget.models import ApiKeyKind, Provider
+from tests.factories import SIGNER, make_api_key, make_petition
 
 pytest_plugins = ["tests.fixtures_emulator", "tests.forwarding_support"]
 
 
 @pytest.fixture
 def petition(db):
-    return Petition.objects.create(
-        provider=Provider.CHANGEORG,
-        upstream_id="48503",
-        slug="save-the-bees",
-        title="Save the bees",
-        status="open",
-        goal=1000,
-        signature_count=250,
-    )
+    return make_petition()
 
 
 @pytest.fixture
 def wtp_petition(db):
-    return Petition.objects.create(
+    return make_petition(
         provider=Provider.WETHEPEOPLE,
         upstream_id="2722358",
         slug="fund-libraries",
@@ -33,16 +30,41 @@ def wtp_petition(db):
 
 @pytest.fixture
 def changeorg_data():
-    return {
-        "first_name": "Ada",
-        "last_name": "Lovelace",
-        "email": "ada@example.com",
-        "city": "London",
-        "postal_code": "SW1A 1AA",
-        "country_code": "GB",
-    }
+    return dict(SIGNER)
 
 
 @pytest.fixture
 def wtp_data():
     return {"first_name": "Grace", "last_name": "Hopper", "email": "grace@example.com"}
+
+
+@pytest.fixture
+def api_key(db):
+    """A partner's server key (its raw key in ``key``): signing tests post as a server does, without an Origin."""
+    return make_api_key(name="test site", kind=ApiKeyKind.SERVER)
+
+
+@pytest.fixture
+def reviewer(db) -> User:
+    """A member of the reviewers' group: view and retry signatures, no change, no export."""
+    user = User.objects.create_user("reviewer", password="pw", is_staff=True)
+    # The REVIEWER_GROUP default, which migrate creates.
+    user.groups.add(Group.objects.get(name="Petition reviewers"))
+    return user
+
+
+@pytest.fixture
+def reviewer_client(reviewer) -> Client:
+    client = Client()
+    client.force_login(reviewer)
+    return client
+
+
+@pytest.fixture
+def fresh_cache(settings) -> str:
+    """A local-memory cache of this test's own, for RATE_LIMIT_CACHE: its alias."""
+    settings.CACHES = {
+        **settings.CACHES,
+        "abuse": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": uuid.uuid4().hex},
+    }
+    return "abuse"

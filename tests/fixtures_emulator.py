@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
-from typing import Any
-
 import pytest
-import requests
 
+from petition_widget.emulator.client import EmulatorClient
 from petition_widget.emulator.server import EmulatorServer
 from petition_widget.emulator.state import EmulatorState
 
@@ -19,42 +16,14 @@ EMULATOR_TIMEOUT_SECONDS = 2.0
 CONTROL_TIMEOUT = 10
 
 
-@dataclass
-class Emulator:
-    """A running emulator as a test sees it: its URLs, credentials, state and control calls."""
+class Emulator(EmulatorClient):
+    """A running emulator as a test sees it: the control client, the credentials and the in-process state."""
 
-    url: str
-    api_key: str
-    secret: str
-    state: EmulatorState
-
-    @property
-    def changeorg_url(self) -> str:
-        return f"{self.url}/changeorg/v1"
-
-    @property
-    def wethepeople_url(self) -> str:
-        return f"{self.url}/wethepeople/v1"
-
-    def control(self, method: str, path: str, **kwargs: Any) -> requests.Response:
-        response = requests.request(method, f"{self.url}/_emulator/{path}", timeout=CONTROL_TIMEOUT, **kwargs)
-        response.raise_for_status()
-        return response
-
-    def faults(self, **changes: Any) -> dict[str, Any]:
-        """Change some faults (error_rate, timeout_rate, latency_ms, down, rate_limit, timeout_seconds)."""
-        return self.control("POST", "faults", json=changes).json()
-
-    def reset(self) -> None:
-        self.control("POST", "reset")
-
-    def stats(self) -> dict[str, int]:
-        return self.control("GET", "stats").json()
-
-    def received(self, petition_id: str | int | None = None) -> list[dict[str, Any]]:
-        """The signatures the emulator received, oldest first, each with all its fields."""
-        params = {"petition_id": petition_id} if petition_id is not None else {}
-        return self.control("GET", "signatures", params=params).json()["signatures"]
+    def __init__(self, url: str, *, api_key: str, secret: str, state: EmulatorState) -> None:
+        super().__init__(url, timeout=CONTROL_TIMEOUT)
+        self.api_key = api_key
+        self.secret = secret
+        self.state = state
 
 
 @pytest.fixture(scope="session")

@@ -1,4 +1,4 @@
-"""Helpers shared by the forwarding tests: local petitions tied to the emulator, signatures, worker processes."""
+"""Helpers shared by the forwarding tests: local petitions tied to the emulator, worker processes."""
 
 from __future__ import annotations
 
@@ -67,23 +67,6 @@ def local_petition(provider: str, upstream_id: str, *, slug: str | None = None) 
             )
     petition.save()
     return petition
-
-
-def add_signatures(petition: Petition, count: int, *, prefix: str = "signer", **fields: Any) -> list[Signature]:
-    """``count`` pending signatures with distinct e-mail addresses, stored in one statement."""
-    rows = []
-    for n in range(count):
-        email = f"{prefix}-{n}@example.org"
-        values = {
-            "first_name": "Ada",
-            "last_name": "Lovelace",
-            "city": "London",
-            "postal_code": "SW1A 1AA" if petition.provider == Provider.CHANGEORG else "20500",
-            "country_code": "GB",
-            **fields,
-        }
-        rows.append(Signature(petition=petition, email=email, email_normalized=email, **values))
-    return Signature.objects.bulk_create(rows)
 
 
 def states(petition: Petition | None = None) -> dict[str, int]:

@@ -9,7 +9,6 @@ The suite turns the checks off (tests/settings.py); each test here turns on what
 import re
 import threading
 import time
-import uuid
 from pathlib import Path
 
 import pytest
@@ -22,7 +21,8 @@ from django.test import Client, RequestFactory
 
 import petition_widget
 from petition_widget import abuse
-from petition_widget.models import ApiKey, Signature
+from petition_widget.models import Signature
+from tests.factories import new_api_key, post_signature, sign_url
 
 MIN_SECONDS = 600  # far longer than the tests take: a form posted straight back is always too quick
 MAX_AGE = 3600
@@ -35,12 +35,8 @@ SUMMARY = re.compile(r'<div class="pw-error-summary" role="alert">(.*?)</div>', 
 
 
 @pytest.fixture
-def configure(settings):
+def configure(settings, fresh_cache):
     """Turn checks on: ``configure(SIGN_LIMIT_PER_IP=2, ...)``, over a fresh cache of the test's own."""
-    settings.CACHES = {
-        **settings.CACHES,
-        "abuse": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": uuid.uuid4().hex},
-    }
 
     def apply(**values):
         settings.PETITION_WIDGET = {
@@ -50,16 +46,12 @@ def configure(settings):
             "SIGN_LIMIT_PER_IP": 0,
             "SIGN_LIMIT_PER_PETITION": 0,
             "TRUSTED_PROXY_COUNT": 0,
-            "RATE_LIMIT_CACHE": "abuse",
+            "RATE_LIMIT_CACHE": fresh_cache,
             **values,
         }
 
     apply()
     return apply
-
-
-def sign_url(petition):
-    return f"/petitions/{petition.slug}/"
 
 
 def form_token(html: str) -> str:
@@ -86,11 +78,13 @@ def summary(response) -> str:
 
 
 def post(client, petition, data, *, token=None, address=ADDRESS, forwarded=None, **extra):
+    """The sign form posted from ``address`` (through a proxy saying ``forwarded``), with ``token`` or else a
+    form token issued long enough before."""
     body = {**data, "form_token": earlier_token(petition) if token is None else token}
     headers = {"REMOTE_ADDR": address}
     if forwarded is not None:
         headers["HTTP_X_FORWARDED_FOR"] = forwarded
-    return client.post(sign_url(petition), body, **headers, **extra)
+    return post_signature(client, petition, body, **headers, **extra)
 
 
 def with_email(data, n):
@@ -576,10 +570,7 @@ def test_the_api_post_takes_no_token_but_the_forms_limits(client, petition, conf
     configure(SIGN_LIMIT_PER_IP=2, SIGN_LIMIT_PER_PETITION=3, CAPTCHA_FIELD=CAPTCHA_PATH)
     keys = {}
     for kind, origins in (("browser", "https://blog.example"), ("server", "")):
-        keys[kind] = ApiKey.generate()
-        record = ApiKey(name=kind, kind=kind, allowed_origins=origins)
-        record.set_key(keys[kind])
-        record.save()
+        keys[kind] = new_api_key(name=kind, kind=kind, allowed_origins=origins)
 
     def api_post(kind, n, **headers):
         return client.post(

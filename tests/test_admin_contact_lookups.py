@@ -12,7 +12,7 @@ from urllib.parse import quote, quote_plus, urlencode
 
 import pytest
 from django.contrib import admin
-from django.contrib.auth.models import Group, Permission, User
+from django.contrib.auth.models import Permission, User
 from django.test import Client
 from django.utils import timezone
 from django.utils.html import escape
@@ -20,25 +20,10 @@ from django.utils.html import escape
 from petition_widget.abuse import hash_ip
 from petition_widget.admin import CONTACT_DETAIL_FIELDS, lookup_touches
 from petition_widget.models import ForwardAttempt, ForwardingState, Outcome, Petition, Signature
-from tests.test_admin_review import DASHBOARD, PETITIONS, REVIEWER_GROUP, SIGNATURES, listed, make
+from tests.test_admin_review import DASHBOARD, PETITIONS, SIGNATURES, listed, make
 
 AUTOCOMPLETE = "/admin/autocomplete/"
 GRACE_IP = "203.0.113.9"
-
-
-@pytest.fixture
-def reviewer(db) -> User:
-    """A member of the reviewers' group: view and retry signatures, no change, no export."""
-    user = User.objects.create_user("reviewer", password="pw", is_staff=True)
-    user.groups.add(Group.objects.get(name=REVIEWER_GROUP))
-    return user
-
-
-@pytest.fixture
-def reviewer_client(reviewer) -> Client:
-    client = Client()
-    client.force_login(reviewer)
-    return client
 
 
 @pytest.fixture

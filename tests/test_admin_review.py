@@ -33,6 +33,7 @@ from petition_widget.models import (
     Signature,
     recount_signatures,
 )
+from tests.factories import make_signature
 from tests.forwarding_support import counters
 
 SIGNATURES = "/admin/petition_widget/signature/"
@@ -70,13 +71,9 @@ EXPORT_HEADER = [
 
 
 def make(petition: Petition, email: str, *, created_at=None, **fields) -> Signature:
-    """A stored signature (not counted: run recount_signatures), optionally signed at ``created_at``."""
-    values = {"first_name": "Ada", "last_name": "Lovelace", "city": "London", "country_code": "GB", **fields}
-    signature = Signature.objects.create(petition=petition, email=email, **values)
-    if created_at is not None:
-        Signature.objects.filter(pk=signature.pk).update(created_at=created_at)
-        signature.refresh_from_db()
-    return signature
+    """A stored signature without a postal code (not counted: run recount_signatures), optionally signed at
+    ``created_at``."""
+    return make_signature(petition, signed_at=created_at, **{"postal_code": "", **fields, "email": email})
 
 
 def listed(client: Client, **params) -> set[int]:
@@ -98,20 +95,6 @@ def action_values(page: str) -> set[str]:
     select = re.search(r'<select name="action".*?</select>', page, re.S)
     assert select, "the changelist has an action menu"
     return set(re.findall(r'<option value="([^"]+)"', select.group(0)))
-
-
-@pytest.fixture
-def reviewer(db) -> User:
-    user = User.objects.create_user("reviewer", password="pw", is_staff=True)
-    user.groups.add(Group.objects.get(name=REVIEWER_GROUP))
-    return user
-
-
-@pytest.fixture
-def reviewer_client(reviewer) -> Client:
-    client = Client()
-    client.force_login(reviewer)
-    return client
 
 
 # -- the reviewer group ----------------------------------------------------------------------------------

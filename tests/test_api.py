@@ -12,7 +12,6 @@ from petition_widget.api.serializers import PETITION_FIELDS
 from petition_widget.checks import check_settings
 from petition_widget.models import (
     ApiKey,
-    ApiKeyKind,
     ForwardingState,
     Petition,
     Provider,
@@ -21,6 +20,7 @@ from petition_widget.models import (
     public_display_name,
     recount_signatures,
 )
+from tests.factories import make_signatures, new_api_key, post_api_signature
 
 API = "/api/v1/petitions"
 ISO_Z = re.compile(r"^\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ$")
@@ -99,26 +99,24 @@ def is_failure(response, status):
     return body["messages"]
 
 
-def add_signatures(petition, count, *, hidden=(), cancelled=(), start=BASE_TIME, step=timedelta(minutes=1)):
-    """`count` signatures, the i-th signed at start + i * step, written in bulk; counters recounted."""
-    rows = [
-        Signature(
-            petition=petition,
-            first_name=f"First{i}",
-            last_name=f"Last{i}",
-            email=f"signer{i}@example.org",
-            email_normalized=f"signer{i}@example.org",
-            city="Valdez",
-            state_province="AK",
-            country_code="US",
-            hidden=i in hidden,
-            state=ForwardingState.CANCELLED if i in cancelled else ForwardingState.SENT,
-        )
-        for i in range(count)
-    ]
-    created = Signature.objects.bulk_create(rows)
-    for i, signature in enumerate(created):
-        Signature.objects.filter(pk=signature.pk).update(created_at=start + i * step)
+def public_signatures(petition, count, *, hidden=(), cancelled=(), start=BASE_TIME, step=timedelta(minutes=1)):
+    """`count` listed signatures (First{i} Last{i} of Valdez, AK), the i-th signed at start + i * step, written in
+    bulk; those in `hidden` hidden, those in `cancelled` cancelled, the others sent; counters recounted."""
+    created = make_signatures(
+        petition,
+        count,
+        signed_from=start,
+        every=step,
+        first_name=lambda i: f"First{i}",
+        last_name=lambda i: f"Last{i}",
+        email=lambda i: f"signer{i}@example.org",
+        city="Valdez",
+        state_province="AK",
+        postal_code="",
+        country_code="US",
+        hidden=lambda i: i in hidden,
+        state=lambda i: ForwardingState.CANCELLED if i in cancelled else ForwardingState.SENT,
+    )
     recount_signatures([petition.pk])
     return created
 
@@ -131,22 +129,11 @@ def page_of(link):
     return int(parse_qs(urlsplit(link).query)["page"][0])
 
 
-@pytest.fixture
-def api_key(db):
-    """A partner's server key: the signing tests below post as a server does, without an Origin."""
-    key = ApiKey.generate()
-    record = ApiKey(name="test site", kind=ApiKeyKind.SERVER)
-    record.set_key(key)
-    record.save()
-    record.key = key
-    return record
-
-
 # Contract: the seed's shapes ---------------------------------------------------------------------
 
 
 def test_signature_page_matches_the_seed_example(client, petition):
-    add_signatures(petition, 6)
+    public_signatures(petition, 6)
     answer = client.get(f"{API}/48503/signatures?page_size=2&sort=time_desc").json()
     assert shape(answer) == shape(SEED_PAGE)
     assert list(answer) == list(SEED_PAGE)
@@ -176,7 +163,7 @@ def test_signature_page_matches_the_seed_example(client, petition):
 
 
 def test_middle_and_last_pages_keep_the_shape_with_their_nulls(client, petition):
-    add_signatures(petition, 6)
+    public_signatures(petition, 6)
     middle = client.get(f"{API}/48503/signatures?page_size=2&page=2&sort=time_desc").json()
     assert shape(middle) == {**shape(SEED_PAGE), "prev_page_endpoint": "str"}
     last = client.get(f"{API}/48503/signatures?page_size=2&page=3&sort=time_desc").json()
@@ -184,7 +171,7 @@ def test_middle_and_last_pages_keep_the_shape_with_their_nulls(client, petition)
 
 
 def test_recent_is_a_bare_array_of_the_ten_newest(client, petition):
-    add_signatures(petition, 12, hidden={11})
+    public_signatures(petition, 12, hidden={11})
     response = client.get(f"{API}/48503/signatures/recent")
     answer = response.json()
     assert response.status_code == 200 and isinstance(answer, list)
@@ -198,7 +185,7 @@ def test_petition_in_changeorg_shape_with_local_count(client, petition):
     petition.targets = [{"name": "City council", "type": "custom"}]
     petition.upstream_created_at = datetime(2012, 1, 2, 3, 4, 5, tzinfo=UTC)
     petition.save()
-    add_signatures(petition, 3, hidden={0})
+    public_signatures(petition, 3, hidden={0})
     answer = client.get(f"{API}/48503").json()
     assert list(answer) == list(PETITION_TYPES) == list(PETITION_FIELDS)
     for key, types in PETITION_TYPES.items():
@@ -249,7 +236,7 @@ def test_empty_petition(client, petition, sort):
 
 @pytest.mark.parametrize("sort", ["time_asc", "time_desc"])
 def test_exactly_one_full_page(client, petition, sort):
-    add_signatures(petition, 10)
+    public_signatures(petition, 10)
     answer = client.get(f"{API}/48503/signatures?sort={sort}").json()
     assert (answer["total_pages"], answer["prev_page_endpoint"], answer["next_page_endpoint"]) == (1, None, None)
     expected = [f"First{i} Last{i}" for i in range(10)]
@@ -258,7 +245,7 @@ def test_exactly_one_full_page(client, petition, sort):
 
 @pytest.mark.parametrize("sort", ["time_asc", "time_desc"])
 def test_last_partial_page_and_past_the_end(client, petition, sort):
-    add_signatures(petition, 11)
+    public_signatures(petition, 11)
     last = client.get(f"{API}/48503/signatures?page=2&sort={sort}").json()
     assert last["total_pages"] == 2 and last["page"] == 2 and last["next_page_endpoint"] is None
     assert names(last) == (["First10 Last10"] if sort == "time_asc" else ["First0 Last0"])
@@ -273,7 +260,7 @@ def test_last_partial_page_and_past_the_end(client, petition, sort):
 @pytest.mark.parametrize("sort", ["time_asc", "time_desc"])
 def test_following_the_links_visits_every_public_signature_once_in_order(client, petition, sort):
     # Equal times too: the id breaks the tie, so no signature is skipped or repeated across pages.
-    add_signatures(petition, 23, hidden={4, 17}, cancelled={9}, step=timedelta(seconds=0.4))
+    public_signatures(petition, 23, hidden={4, 17}, cancelled={9}, step=timedelta(seconds=0.4))
     seen, link = [], f"{API}/48503/signatures?page_size=4&sort={sort}"
     while link:
         answer = client.get(link).json()
@@ -286,7 +273,7 @@ def test_following_the_links_visits_every_public_signature_once_in_order(client,
 
 
 def test_hidden_signer_is_counted_but_not_listed(client, petition):
-    add_signatures(petition, 3, hidden={1})
+    public_signatures(petition, 3, hidden={1})
     answer = client.get(f"{API}/48503/signatures").json()
     assert answer["signature_count"] == 3
     assert names(answer) == ["First0 Last0", "First2 Last2"]
@@ -323,7 +310,7 @@ def test_one_message_per_bad_parameter(client, petition):
 
 
 def test_page_size_500_is_allowed_and_links_keep_page_size_and_sort(client, petition):
-    add_signatures(petition, 3)
+    public_signatures(petition, 3)
     answer = client.get(f"{API}/48503/signatures?page_size=500&sort=time_desc&unknown=1").json()
     assert answer["total_pages"] == 1 and len(answer["signatures"]) == 3
     answer = client.get(f"{API}/48503/signatures?page_size=1&page=2").json()
@@ -340,7 +327,7 @@ def test_page_size_500_is_allowed_and_links_keep_page_size_and_sort(client, peti
 
 def test_shared_upstream_id_needs_the_provider_parameter(client, petition):
     other = Petition.objects.create(provider=Provider.WETHEPEOPLE, upstream_id="48503", slug="other", title="Other")
-    add_signatures(other, 2)
+    public_signatures(other, 2)
     messages = is_failure(client.get(f"{API}/48503/signatures"), 400)
     assert "provider=changeorg or provider=wethepeople" in messages[0]
     is_failure(client.get(f"{API}/48503"), 400)
@@ -379,12 +366,8 @@ def test_name_display_setting_is_checked(settings):
 # Signing ---------------------------------------------------------------------------------------------
 
 
-def sign(client, key, data, upstream_id="48503", **extra):
-    return client.post(f"{API}/{upstream_id}/signatures", {"api_key": key, **data}, **extra)
-
-
 def test_post_stores_through_the_form_and_counts(client, petition, api_key, changeorg_data):
-    response = sign(client, api_key.key, {**changeorg_data, "state_province": "", "reason": "Bees!"})
+    response = post_api_signature(client, api_key.key, {**changeorg_data, "state_province": "", "reason": "Bees!"})
     assert response.status_code == 202 and response.json() == SEED_SUCCESS
     signature = Signature.objects.get()
     assert (signature.email, signature.postal_code, signature.state) == ("ada@example.com", "SW1A 1AA", "pending")
@@ -407,7 +390,7 @@ def test_post_accepts_json_with_real_booleans(client, petition, api_key, changeo
 def test_post_refusals_give_one_message_per_problem(client, petition, api_key, changeorg_data):
     data = {**changeorg_data, "email": "not-an-address", "country_code": "XX", "phone": "12"}
     del data["city"]
-    messages = is_failure(sign(client, api_key.key, data), 400)
+    messages = is_failure(post_api_signature(client, api_key.key, data), 400)
     assert sorted(message.split(":")[0] for message in messages) == ["city", "country_code", "email", "phone"]
     assert not Signature.objects.exists()
 
@@ -421,7 +404,7 @@ def test_post_refusals_give_one_message_per_problem(client, petition, api_key, c
 )
 def test_post_parameter_syntax(client, petition, api_key, changeorg_data, data, message):
     payload = {**changeorg_data, **data} if data else {}
-    assert message in is_failure(sign(client, api_key.key, payload), 400)
+    assert message in is_failure(post_api_signature(client, api_key.key, payload), 400)
 
 
 def test_post_json_values_must_be_single_values(client, petition, api_key, changeorg_data):
@@ -431,37 +414,41 @@ def test_post_json_values_must_be_single_values(client, petition, api_key, chang
 
 
 def test_duplicate_gets_the_upstream_message(client, petition, api_key, changeorg_data):
-    assert sign(client, api_key.key, changeorg_data).status_code == 202
+    assert post_api_signature(client, api_key.key, changeorg_data).status_code == 202
     again = {**changeorg_data, "email": "  ADA@example.com "}
-    assert is_failure(sign(client, api_key.key, again), 400) == ["user has already signed the petition"]
+    assert is_failure(post_api_signature(client, api_key.key, again), 400) == ["user has already signed the petition"]
     petition.refresh_from_db()
     assert Signature.objects.count() == 1 and petition.local_signature_count == 1
 
 
 def test_equivalent_email_addresses_cannot_sign_twice_through_the_api(client, petition, api_key, changeorg_data):
-    assert sign(client, api_key.key, {**changeorg_data, "email": "x@example.com"}).status_code == 202
+    assert post_api_signature(client, api_key.key, {**changeorg_data, "email": "x@example.com"}).status_code == 202
     for variant in ("x@\uff45xample.com", "x@exam\u00adple.com"):
         again = {**changeorg_data, "email": variant}
-        assert is_failure(sign(client, api_key.key, again), 400) == ["user has already signed the petition"]
+        assert is_failure(post_api_signature(client, api_key.key, again), 400) == [
+            "user has already signed the petition"
+        ]
     assert Signature.objects.get().email == "x@example.com"
 
 
 def test_closed_petition_refuses(client, petition, api_key, changeorg_data):
     Petition.objects.filter(pk=petition.pk).update(accepts_signatures=False)
-    messages = is_failure(sign(client, api_key.key, changeorg_data), 409)
+    messages = is_failure(post_api_signature(client, api_key.key, changeorg_data), 409)
     assert "closed" in messages[0]
     assert not Signature.objects.exists()
 
 
 def test_wethepeople_petition_takes_its_own_fields(client, wtp_petition, api_key, wtp_data):
-    response = sign(client, api_key.key, {**wtp_data, "zip": "20500", "signup": "true"}, upstream_id="2722358")
+    response = post_api_signature(
+        client, api_key.key, {**wtp_data, "zip": "20500", "signup": "true"}, upstream_id="2722358"
+    )
     assert response.status_code == 202
     signature = Signature.objects.get()
     assert (signature.postal_code, signature.signup) == ("20500", True)
 
 
 def test_too_large_body_is_413(client, petition, api_key, changeorg_data):
-    response = sign(client, api_key.key, {**changeorg_data, "reason": "x" * 20000})
+    response = post_api_signature(client, api_key.key, {**changeorg_data, "reason": "x" * 20000})
     is_failure(response, 413)
 
 
@@ -484,12 +471,12 @@ def test_post_needs_a_valid_key_in_the_body(client, petition, api_key, changeorg
 
 def test_html_form_and_api_keep_the_same_counters(client, petition, api_key, changeorg_data):
     client.post(f"/petitions/{petition.slug}/", {**changeorg_data, "email": "form@example.org", "hidden": "on"})
-    sign(client, api_key.key, changeorg_data)
+    post_api_signature(client, api_key.key, changeorg_data)
     petition.refresh_from_db()
     assert (petition.local_signature_count, petition.public_signature_count) == (2, 1)
     # Saving a stale instance (an admin's edit, a sync) does not write back its old counts.
     stale = Petition.objects.get(pk=petition.pk)
-    sign(client, api_key.key, {**changeorg_data, "email": "third@example.org"})
+    post_api_signature(client, api_key.key, {**changeorg_data, "email": "third@example.org"})
     stale.title = "Save all the bees"
     stale.save()
     petition.refresh_from_db()
@@ -501,7 +488,7 @@ def test_html_form_and_api_keep_the_same_counters(client, petition, api_key, cha
 
 
 def test_recount_repairs_counters(petition):
-    add_signatures(petition, 5, hidden={0}, cancelled={1})
+    public_signatures(petition, 5, hidden={0}, cancelled={1})
     Petition.objects.filter(pk=petition.pk).update(local_signature_count=99, public_signature_count=0)
     assert recount_signatures() == 1
     petition.refresh_from_db()
@@ -513,9 +500,9 @@ def test_recount_repairs_counters(petition):
 
 def test_post_logs_no_personal_data_and_no_key(client, petition, api_key, changeorg_data, caplog):
     caplog.set_level("DEBUG")
-    sign(client, api_key.key, changeorg_data)
-    sign(client, api_key.key, changeorg_data)  # the duplicate
-    sign(client, api_key.key + "x", changeorg_data)
+    post_api_signature(client, api_key.key, changeorg_data)
+    post_api_signature(client, api_key.key, changeorg_data)  # the duplicate
+    post_api_signature(client, api_key.key + "x", changeorg_data)
     logged = "\n".join(record.getMessage() for record in caplog.records)
     assert "stored through the API" in logged
     for secret in (api_key.key, "Ada", "Lovelace", "ada@example.com", "SW1A"):
@@ -540,7 +527,9 @@ def test_admin_creates_a_key_shows_it_once_and_stores_only_its_hash(admin_client
     page = admin_client.get(f"/admin/petition_widget/apikey/{record.pk}/change/").content.decode()
     assert key not in page
     admin_client.logout()
-    assert sign(admin_client, key, changeorg_data, HTTP_ORIGIN="https://partner.example").status_code == 202
+    assert (
+        post_api_signature(admin_client, key, changeorg_data, HTTP_ORIGIN="https://partner.example").status_code == 202
+    )
 
 
 def test_admin_refuses_a_malformed_origin(admin_client):
@@ -552,7 +541,7 @@ def test_admin_refuses_a_malformed_origin(admin_client):
 
 
 def test_admin_hiding_and_deleting_signatures_recounts(admin_client, petition):
-    signature, other = add_signatures(petition, 2)
+    signature, other = public_signatures(petition, 2)
     data = {
         "petition": petition.pk,
         "first_name": "First0",
@@ -579,16 +568,8 @@ def test_admin_hiding_and_deleting_signatures_recounts(admin_client, petition):
     assert (petition.local_signature_count, petition.public_signature_count) == (1, 0)
 
 
-def cors_key(origins):
-    record = ApiKey(name="cors", allowed_origins=origins)
-    key = ApiKey.generate()
-    record.set_key(key)
-    record.save()
-    return key
-
-
 def test_preflight_and_reads_for_allowed_origins(client, petition):
-    cors_key("https://blog.example\nhttps://partner.example:8443")
+    new_api_key(name="cors", allowed_origins="https://blog.example\nhttps://partner.example:8443")
     url = f"{API}/48503/signatures"
     preflight = client.options(url, HTTP_ORIGIN="https://blog.example", HTTP_ACCESS_CONTROL_REQUEST_METHOD="POST")
     assert preflight.status_code == 204
@@ -605,8 +586,8 @@ def test_preflight_and_reads_for_allowed_origins(client, petition):
 
 
 def test_post_from_a_browser_is_limited_to_the_keys_own_origins(client, petition, changeorg_data):
-    blog_key = cors_key("https://blog.example")
-    cors_key("https://partner.example")
+    blog_key = new_api_key(name="cors", allowed_origins="https://blog.example")
+    new_api_key(name="cors", allowed_origins="https://partner.example")
     url = f"{API}/48503/signatures"
     refused = client.post(url, {**changeorg_data, "api_key": blog_key}, HTTP_ORIGIN="https://partner.example")
     is_failure(refused, 403)
@@ -623,7 +604,7 @@ def test_post_from_a_browser_is_limited_to_the_keys_own_origins(client, petition
 
 
 def test_wildcard_origin(client, petition, changeorg_data):
-    key = cors_key("*")
+    key = new_api_key(name="cors", allowed_origins="*")
     response = client.post(
         f"{API}/48503/signatures", {**changeorg_data, "api_key": key}, HTTP_ORIGIN="https://anywhere.example"
     )
@@ -656,7 +637,7 @@ def test_deep_page_stays_exact_when_a_signature_arrives_meanwhile(petition, chan
     from petition_widget.api.views import page_rows
     from petition_widget.forms import form_class_for
 
-    add_signatures(petition, 30)
+    public_signatures(petition, 30)
     stale = Petition.objects.get(pk=petition.pk)
     form = form_class_for(petition)({**changeorg_data, "email": "late@example.org"}, petition=petition)
     assert form.is_valid()
@@ -674,7 +655,7 @@ def test_counts_come_from_the_counters_not_from_counting_rows(client, petition):
     from django.db import connection
     from django.test.utils import CaptureQueriesContext
 
-    add_signatures(petition, 25, hidden={3})
+    public_signatures(petition, 25, hidden={3})
     for url in (
         f"{API}/48503/signatures?page=2",
         f"{API}/48503/signatures?page=3&sort=time_desc",
@@ -689,7 +670,7 @@ def test_counts_come_from_the_counters_not_from_counting_rows(client, petition):
 
 
 def test_admin_cancel_action_recounts(admin_client, petition):
-    first, second, third = add_signatures(petition, 3)
+    first, second, third = public_signatures(petition, 3)
     Signature.objects.filter(pk__in=[first.pk, second.pk]).update(state=ForwardingState.PENDING)
     response = admin_client.post(
         "/admin/petition_widget/signature/",

@@ -4,13 +4,12 @@ Everything goes through the real API view with Django's test client; the rate li
 local-memory cache of each test's own (the suite turns the limits off, tests/settings.py).
 """
 
-import uuid
-
 import pytest
 from django.core import mail
 
 from petition_widget import abuse
 from petition_widget.models import ApiKey, ApiKeyKind, Signature
+from tests.factories import new_api_key
 
 API = "/api/v1/petitions/48503/signatures"
 BLOG = "https://blog.example"
@@ -21,12 +20,8 @@ NO_PAGE = "This api_key may be used only from a web page on one of its origins."
 
 
 @pytest.fixture
-def limits(settings):
+def limits(settings, fresh_cache):
     """``limits(SIGN_LIMIT_PER_IP=10, ...)``: limits over a fresh cache; everything else off."""
-    settings.CACHES = {
-        **settings.CACHES,
-        "abuse": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": uuid.uuid4().hex},
-    }
 
     def apply(**values):
         settings.PETITION_WIDGET = {
@@ -37,7 +32,7 @@ def limits(settings):
             "SIGN_LIMIT_PER_PETITION": 0,
             "TRUSTED_PROXY_COUNT": 0,
             "API_KEY_LIMITS": {"browser": 0, "server": 0},
-            "RATE_LIMIT_CACHE": "abuse",
+            "RATE_LIMIT_CACHE": fresh_cache,
             **values,
         }
 
@@ -45,23 +40,14 @@ def limits(settings):
     return apply
 
 
-def new_key(kind, origins=""):
-    key = ApiKey.generate()
-    record = ApiKey(name=f"{kind} key", kind=kind, allowed_origins=origins)
-    record.set_key(key)
-    record.full_clean()
-    record.save()
-    return key
-
-
 @pytest.fixture
 def browser_key(db):
-    return new_key(ApiKeyKind.BROWSER, BLOG)
+    return new_api_key(name="browser key", kind=ApiKeyKind.BROWSER, allowed_origins=BLOG, validate=True)
 
 
 @pytest.fixture
 def server_key(db):
-    return new_key(ApiKeyKind.SERVER)
+    return new_api_key(name="server key", kind=ApiKeyKind.SERVER, validate=True)
 
 
 def api_sign(client, key, data, n, *, origin=None, address=ADDRESS, **extra):
@@ -157,7 +143,7 @@ def test_a_browser_key_is_held_to_its_own_hourly_limit(client, petition, browser
     ]
     assert statuses == [202, 202, 202, 429]
     # Another key is counted apart.
-    other = new_key(ApiKeyKind.BROWSER, BLOG)
+    other = new_api_key(name="browser key", kind=ApiKeyKind.BROWSER, allowed_origins=BLOG, validate=True)
     assert api_sign(client, other, changeorg_data, 9, origin=BLOG).status_code == 202
 
 

@@ -25,7 +25,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from petition_widget.models import ApiKey, ApiKeyKind, Petition, Provider, Signature, recount_signatures
+from petition_widget.models import ApiKeyKind, Petition, Provider, Signature, recount_signatures
+from tests.factories import new_api_key
 
 # Hypothesis would keep a cache in .hypothesis/ of the working tree; the runs here need none.
 set_hypothesis_home_dir(tempfile.mkdtemp(prefix="pw-hypothesis-"))
@@ -51,14 +52,6 @@ VALID_SIGNER = {
 CHECKS = [not_a_server_error, status_code_conformance, content_type_conformance, response_schema_conformance]
 
 
-def new_key(**fields):
-    key = ApiKey.generate()
-    record = ApiKey(name="live", **fields)
-    record.set_key(key)
-    record.save()
-    return key
-
-
 @pytest.fixture
 def live_petition(transactional_db):
     return Petition.objects.create(
@@ -68,7 +61,7 @@ def live_petition(transactional_db):
 
 def test_no_endpoint_ever_shows_email_phone_address_or_postal_code(live_server, live_petition):
     api = f"{live_server.url}/api/v1/petitions/48503"
-    key = new_key(allowed_origins="https://blog.example")
+    key = new_api_key(name="live", allowed_origins="https://blog.example")
     signer = {
         "first_name": "Pia",
         "last_name": "Probe",
@@ -146,9 +139,10 @@ def fuzz_site(live_server, live_petition):
         provider=Provider.CHANGEORG, upstream_id="777", slug="closed", title="Closed", accepts_signatures=False
     )
     recount_signatures()
-    return {"url": live_server.url, "key": new_key(kind=ApiKeyKind.SERVER)}
+    return {"url": live_server.url, "key": new_api_key(name="live", kind=ApiKeyKind.SERVER)}
 
 
+@pytest.mark.slow
 def test_fuzz_the_schema(fuzz_site):
     schema = schemathesis.openapi.from_url(f"{fuzz_site['url']}/api/v1/schema?format=json")
     session = requests.Session()

@@ -13,7 +13,8 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from petition_widget.models import ForwardingState, Signature
-from tests.forwarding_support import CHANGEORG_ID, add_signatures
+from tests.factories import make_signatures
+from tests.forwarding_support import CHANGEORG_ID
 from tests.test_browser import browser_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
@@ -42,7 +43,7 @@ def row_checkbox(page: Page, signature: Signature):
 
 def test_retry_a_failed_signature_until_it_is_sent(live_server, upstream, changeorg):
     User.objects.create_superuser(USERNAME, "admin@blog.example", PASSWORD)
-    failed, sent = add_signatures(changeorg, 2, prefix="review")
+    failed, sent = make_signatures(changeorg, 2, prefix="review")
     Signature.objects.filter(pk=failed.pk).update(
         state=ForwardingState.FAILED,
         attempts=10,

@@ -16,7 +16,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from petition_widget import confirmation
-from petition_widget.models import ForwardingState, Petition, Signature
+from petition_widget.models import ApiKeyKind, ForwardingState, Petition, Signature
+from tests.factories import new_api_key, post_signature
 from tests.forwarding_support import CHANGEORG_ID, SITE_URL, counters
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -29,10 +30,6 @@ def confirming(changeorg):
     changeorg.require_confirmation = True
     changeorg.save()
     return changeorg
-
-
-def sign(client, petition, data, **extra):
-    return client.post(reverse("petition_widget:sign", kwargs={"slug": petition.slug}), data, **extra)
 
 
 def confirmation_path(message) -> str:
@@ -48,7 +45,7 @@ def public_names(petition) -> list[str]:
 
 
 def test_signing_stores_an_unconfirmed_signature_and_mails_the_link(client, confirming, changeorg_data):
-    response = sign(client, confirming, changeorg_data)
+    response = post_signature(client, confirming, changeorg_data)
 
     assert response.status_code == 303
     signature = Signature.objects.get()
@@ -65,7 +62,7 @@ def test_signing_stores_an_unconfirmed_signature_and_mails_the_link(client, conf
 
 
 def test_a_get_of_the_link_does_not_confirm_and_the_post_does(confirming, changeorg_data, upstream):
-    sign(Client(), confirming, changeorg_data)
+    post_signature(Client(), confirming, changeorg_data)
     path = confirmation_path(mail.outbox[0])
     browser = Client(enforce_csrf_checks=True)
 
@@ -110,19 +107,14 @@ def test_a_get_of_the_link_does_not_confirm_and_the_post_does(confirming, change
 
 
 def test_petitions_without_confirmation_do_not_mail(client, changeorg, changeorg_data):
-    sign(client, changeorg, changeorg_data)
+    post_signature(client, changeorg, changeorg_data)
     assert Signature.objects.get().state == ForwardingState.PENDING
     assert mail.outbox == []
     assert counters(changeorg) == (1, 1)
 
 
 def test_the_api_post_also_waits_for_confirmation(confirming, changeorg_data):
-    from petition_widget.models import ApiKey, ApiKeyKind
-
-    key = ApiKey.generate()
-    api_key = ApiKey(name="partner", kind=ApiKeyKind.SERVER)
-    api_key.set_key(key)
-    api_key.save()
+    key = new_api_key(name="partner", kind=ApiKeyKind.SERVER)
     response = Client().post(
         f"/api/v1/petitions/{confirming.upstream_id}/signatures", {**changeorg_data, "api_key": key}
     )
@@ -139,7 +131,7 @@ def test_the_api_post_also_waits_for_confirmation(confirming, changeorg_data):
     ],
 )
 def test_altered_links_are_refused(confirming, changeorg_data, mangle, status, text):
-    sign(Client(), confirming, changeorg_data)
+    post_signature(Client(), confirming, changeorg_data)
     token = confirmation_path(mail.outbox[0]).rstrip("/").rsplit("/", 1)[1]
     path = reverse("petition_widget:confirm", kwargs={"token": mangle(token)})
     for response in (Client().get(path), Client().post(path)):
@@ -149,7 +141,7 @@ def test_altered_links_are_refused(confirming, changeorg_data, mangle, status, t
 
 
 def test_an_expired_link_is_refused_and_purge_deletes_the_signature(confirming, changeorg_data, settings):
-    sign(Client(), confirming, changeorg_data)
+    post_signature(Client(), confirming, changeorg_data)
     signature = Signature.objects.get()
     hours = settings.PETITION_WIDGET.get("CONFIRMATION_EXPIRY_HOURS", 72)
     issued = timezone.now() - timedelta(hours=hours, minutes=1)
@@ -175,7 +167,7 @@ def test_an_expired_link_is_refused_and_purge_deletes_the_signature(confirming, 
 def test_a_link_to_an_erased_signature_is_gone(confirming, changeorg_data):
     from petition_widget.lifecycle import erase
 
-    sign(Client(), confirming, changeorg_data)
+    post_signature(Client(), confirming, changeorg_data)
     path = confirmation_path(mail.outbox[0])
     erase(Signature.objects.all())
     response = Client().post(path)
@@ -185,7 +177,7 @@ def test_a_link_to_an_erased_signature_is_gone(confirming, changeorg_data):
 
 def test_a_refusing_mail_server_leaves_the_signature_for_a_resend(confirming, changeorg_data, settings, caplog):
     settings.EMAIL_BACKEND = "tests.test_confirmation.RefusingBackend"
-    response = sign(Client(), confirming, changeorg_data)
+    response = post_signature(Client(), confirming, changeorg_data)
     assert response.status_code == 303
     signature = Signature.objects.get()
     assert signature.state == ForwardingState.UNCONFIRMED and signature.confirmation_sent_at is None
@@ -212,13 +204,13 @@ class RefusingBackend:
 
 def test_confirmation_is_per_petition(confirming, changeorg_data):
     other = Petition.objects.create(provider="wethepeople", upstream_id="9", slug="other", title="Other")
-    sign(Client(), other, {"first_name": "Grace", "last_name": "Hopper", "email": "grace@example.com"})
+    post_signature(Client(), other, {"first_name": "Grace", "last_name": "Hopper", "email": "grace@example.com"})
     assert Signature.objects.get(petition=other).state == ForwardingState.PENDING
     assert mail.outbox == []
 
 
 def test_the_link_does_not_carry_the_address(confirming, changeorg_data, caplog):
-    sign(Client(), confirming, changeorg_data)
+    post_signature(Client(), confirming, changeorg_data)
     path = confirmation_path(mail.outbox[0])
     payload = path.rstrip("/").rsplit("/", 1)[1].split(":")[0]
     decoded = base64.urlsafe_b64decode(payload + "=" * (-len(payload) % 4)).decode()
@@ -232,7 +224,7 @@ def test_the_link_does_not_carry_the_address(confirming, changeorg_data, caplog)
 
 def test_no_link_is_mailed_without_site_url(confirming, changeorg_data, settings, caplog):
     settings.PETITION_WIDGET = {**settings.PETITION_WIDGET, "SITE_URL": ""}
-    sign(Client(), confirming, changeorg_data)
+    post_signature(Client(), confirming, changeorg_data)
     assert mail.outbox == []
     signature = Signature.objects.get()
     assert signature.state == ForwardingState.UNCONFIRMED and signature.confirmation_sent_at is None
@@ -241,7 +233,7 @@ def test_no_link_is_mailed_without_site_url(confirming, changeorg_data, settings
 
 def two_signers(petition, data) -> list[str]:
     for email in ("a@example.org", "b@example.org"):
-        assert sign(Client(), petition, {**data, "email": email}).status_code == 303
+        assert post_signature(Client(), petition, {**data, "email": email}).status_code == 303
     return [confirmation.make_token(signature) for signature in Signature.objects.order_by("pk")]
 
 

@@ -19,7 +19,8 @@ from django.core import mail
 from django.db import connection
 from django.test import Client
 
-from petition_widget.models import ApiKey, ApiKeyKind, Signature
+from petition_widget.models import Signature
+from tests.factories import post_api_signature, post_signature
 
 ADDRESS = "203.0.113.9"
 DUPLICATE_MESSAGE = "This e-mail address has already signed this petition."
@@ -29,38 +30,18 @@ LOG_WAIT_SECONDS = 30
 
 
 @pytest.fixture(autouse=True)
-def own_cache(settings):
+def own_cache(settings, fresh_cache):
     """The throttle of "already signed" e-mails in a cache of this test's own."""
-    settings.CACHES = {
-        **settings.CACHES,
-        "dup": {"BACKEND": "django.core.cache.backends.locmem.LocMemCache", "LOCATION": uuid.uuid4().hex},
+    settings.PETITION_WIDGET = {
+        **settings.PETITION_WIDGET,
+        "RATE_LIMIT_CACHE": fresh_cache,
+        "SITE_URL": "http://testserver",
     }
-    settings.PETITION_WIDGET = {**settings.PETITION_WIDGET, "RATE_LIMIT_CACHE": "dup", "SITE_URL": "http://testserver"}
 
 
-@pytest.fixture
-def api_key(db):
-    key = ApiKey.generate()
-    record = ApiKey(name="partner server", kind=ApiKeyKind.SERVER)
-    record.set_key(key)
-    record.save()
-    record.key = key
-    return record
-
-
-def sign_url(petition):
-    return f"/petitions/{petition.slug}/"
-
-
-def sign(petition, data):
-    """POST the form from a fresh browser, as a stranger would."""
-    return Client().post(sign_url(petition), data, REMOTE_ADDR=ADDRESS)
-
-
-def api_sign(petition, key, data):
-    return Client().post(
-        f"/api/v1/petitions/{petition.upstream_id}/signatures", {"api_key": key, **data}, REMOTE_ADDR=ADDRESS
-    )
+def stranger() -> Client:
+    """A fresh browser, as a stranger's."""
+    return Client(REMOTE_ADDR=ADDRESS)
 
 
 def conceal(petition, *, confirmation: bool = False):
@@ -139,10 +120,10 @@ def test_a_duplicate_signature_raises_no_database_error_and_leaves_no_personal_d
 ):
     email = f"dup-{uuid.uuid4().hex[:12]}@example.org"
     data = {**changeorg_data, "email": email, "phone": "+44 20 7946 0958", "reason": "Bees matter"}
-    assert client.post(sign_url(petition), data).status_code == 303
+    assert post_signature(client, petition, data).status_code == 303
 
     with server_log() as log, database_errors() as errors:
-        response = client.post(sign_url(petition), data)
+        response = post_signature(client, petition, data)
 
     assert response.status_code == 200
     assert DUPLICATE_MESSAGE in response.content.decode()
@@ -155,7 +136,7 @@ def test_a_duplicate_signature_raises_no_database_error_and_leaves_no_personal_d
 @pytest.mark.django_db
 def test_the_stored_signature_is_whole(client, petition, changeorg_data):
     """The hand-built INSERT writes what save() would: normalised e-mail, creation time, defaults; the pk."""
-    response = client.post(sign_url(petition), {**changeorg_data, "email": " Ada@Example.COM", "hidden": "on"})
+    response = post_signature(client, petition, {**changeorg_data, "email": " Ada@Example.COM", "hidden": "on"})
     assert response.status_code == 303
     signature = Signature.objects.get()
     # The domain is stored in its one IDNA form (lower case), the local part as typed.
@@ -184,11 +165,11 @@ def test_a_concealing_petition_answers_a_duplicate_exactly_like_a_new_signature(
 ):
     conceal(petition, confirmation=confirmation)
     with django_capture_on_commit_callbacks(execute=True):
-        assert sign(petition, changeorg_data).status_code == 303  # ada has signed
+        assert post_signature(stranger(), petition, changeorg_data).status_code == 303  # ada has signed
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
-        new = sign(petition, {**changeorg_data, "email": "bob@example.org"})
-        duplicate = sign(petition, {**changeorg_data, "first_name": "Augusta"})
+        new = post_signature(stranger(), petition, {**changeorg_data, "email": "bob@example.org"})
+        duplicate = post_signature(stranger(), petition, {**changeorg_data, "first_name": "Augusta"})
 
     assert new.status_code == 303
     assert comparable(duplicate) == comparable(new)
@@ -209,9 +190,9 @@ def test_a_concealing_petition_answers_a_duplicate_exactly_like_a_new_signature(
 
 
 def test_a_normal_petition_still_tells_a_duplicate_apart(petition, changeorg_data):
-    assert sign(petition, changeorg_data).status_code == 303
-    new = sign(petition, {**changeorg_data, "email": "bob@example.org"})
-    duplicate = sign(petition, changeorg_data)
+    assert post_signature(stranger(), petition, changeorg_data).status_code == 303
+    new = post_signature(stranger(), petition, {**changeorg_data, "email": "bob@example.org"})
+    duplicate = post_signature(stranger(), petition, changeorg_data)
     assert (new.status_code, duplicate.status_code) == (303, 200)
     assert DUPLICATE_MESSAGE in duplicate.content.decode()
 
@@ -224,13 +205,15 @@ def test_the_already_signed_mail_goes_out_once_per_address_and_petition(
     conceal(wtp_petition, confirmation=True)
     wtp_data = {**wtp_data, "email": changeorg_data["email"]}
     with django_capture_on_commit_callbacks(execute=True):
-        assert sign(petition, changeorg_data).status_code == 303
-        assert sign(wtp_petition, wtp_data).status_code == 303
+        assert post_signature(stranger(), petition, changeorg_data).status_code == 303
+        assert post_signature(stranger(), wtp_petition, wtp_data).status_code == 303
     mail.outbox.clear()
     with django_capture_on_commit_callbacks(execute=True):
         for _ in range(5):  # a mail bomb
-            assert sign(petition, {**changeorg_data, "email": "ADA@example.com"}).status_code == 303
-        assert sign(wtp_petition, wtp_data).status_code == 303  # another petition: its own notice
+            assert (
+                post_signature(stranger(), petition, {**changeorg_data, "email": "ADA@example.com"}).status_code == 303
+            )
+        assert post_signature(stranger(), wtp_petition, wtp_data).status_code == 303  # another petition: its own notice
 
     assert [(message.to, message.subject) for message in mail.outbox] == [
         (["ADA@example.com"], f"You have already signed: {petition.title}"),
@@ -241,13 +224,15 @@ def test_the_already_signed_mail_goes_out_once_per_address_and_petition(
 
 
 def test_the_api_answers_a_concealed_duplicate_like_a_new_signature(petition, api_key, changeorg_data):
-    assert api_sign(petition, api_key.key, changeorg_data).status_code == 202
-    refused = api_sign(petition, api_key.key, changeorg_data)
+    assert post_api_signature(stranger(), api_key.key, changeorg_data, petition.upstream_id).status_code == 202
+    refused = post_api_signature(stranger(), api_key.key, changeorg_data, petition.upstream_id)
     assert refused.status_code == 400 and refused.json()["messages"] == ["user has already signed the petition"]
 
     conceal(petition)
-    new = api_sign(petition, api_key.key, {**changeorg_data, "email": "bob@example.org"})
-    duplicate = api_sign(petition, api_key.key, changeorg_data)
+    new = post_api_signature(
+        stranger(), api_key.key, {**changeorg_data, "email": "bob@example.org"}, petition.upstream_id
+    )
+    duplicate = post_api_signature(stranger(), api_key.key, changeorg_data, petition.upstream_id)
     assert new.status_code == 202
     assert (duplicate.status_code, dict(duplicate.headers), duplicate.json()) == (
         new.status_code,

@@ -657,9 +657,9 @@ def test_faults_update_partially_and_refuse_bad_values(emulator):
     }
     assert emulator.faults(latency_ms=10)["error_rate"] == 0.25
     for bad in ({"error_rate": 1.5}, {"timeout_rate": -0.1}, {"down": "yes"}, {"latency_ms": -1}, {"chaos": 1}):
-        response = requests.post(f"{emulator.url}/_emulator/faults", json=bad, timeout=10)
+        response = requests.post(emulator.control_url("faults"), json=bad, timeout=10)
         assert response.status_code == 400, bad
-    assert requests.get(f"{emulator.url}/_emulator/faults", timeout=10).json()["error_rate"] == 0.25
+    assert requests.get(emulator.control_url("faults"), timeout=10).json()["error_rate"] == 0.25
     emulator.reset()
     assert emulator.faults()["error_rate"] == 0.0
 
@@ -669,7 +669,7 @@ def test_faults_update_partially_and_refuse_bad_values(emulator):
 
 def test_created_petitions_are_listed_resolved_and_signable(emulator):
     response = requests.post(
-        f"{emulator.url}/_emulator/petitions",
+        emulator.control_url("petitions"),
         json={"provider": "changeorg", "title": "Plant trees on Elm Street", "goal": 50},
         timeout=10,
     )
@@ -686,13 +686,13 @@ def test_created_petitions_are_listed_resolved_and_signable(emulator):
     ).json()
     assert wtp_sign(emulator, petition_id=wtp["id"]).json()["metadata"]["responseInfo"]["errorCode"] == 74
 
-    listed = {p["id"]: p for p in emulator.control("GET", "petitions").json()["petitions"]}
+    listed = {p["id"]: p for p in emulator.petitions()}
     assert {OPEN, CLOSED, WTP_OPEN, WTP_CLOSED, created["id"], wtp["id"]} == set(listed)
     assert listed[created["id"]]["signature_count"] == 1
     assert set(listed[OPEN]) == {"provider", "id", "url", "title", "status", "goal", "signature_count"}
 
     emulator.reset()
-    assert {p["id"] for p in emulator.control("GET", "petitions").json()["petitions"]} == {
+    assert {p["id"] for p in emulator.petitions()} == {
         OPEN,
         CLOSED,
         WTP_OPEN,
@@ -710,9 +710,9 @@ def test_petitions_change_through_control(emulator):
     petition = requests.get(f"{emulator.wethepeople_url}/petitions/{WTP_OPEN}.json", timeout=10).json()["results"][0]
     assert petition["signatureCount"] == 4322
     for bad in ({"status": "sleeping"}, {"goal": 0}, {"signature_count": -1}, {"colour": "red"}):
-        response = requests.patch(f"{emulator.url}/_emulator/petitions/1001", json=bad, timeout=10)
+        response = requests.patch(emulator.control_url("petitions/1001"), json=bad, timeout=10)
         assert response.status_code == 400, bad
-    assert requests.patch(f"{emulator.url}/_emulator/petitions/404", json={}, timeout=10).status_code == 404
+    assert requests.patch(emulator.control_url("petitions/404"), json={}, timeout=10).status_code == 404
 
 
 @pytest.mark.parametrize(
@@ -724,7 +724,7 @@ def test_petitions_change_through_control(emulator):
     ],
 )
 def test_invalid_petition_creation_is_refused(emulator, body):
-    assert requests.post(f"{emulator.url}/_emulator/petitions", json=body, timeout=10).status_code == 400
+    assert requests.post(emulator.control_url("petitions"), json=body, timeout=10).status_code == 400
 
 
 class _CallbackReceiver(BaseHTTPRequestHandler):
@@ -787,7 +787,7 @@ def test_revoke_survives_an_unreachable_callback_and_an_unknown_key(emulator):
     assert answer["callbacks"][0]["status"] is None
     assert emulator.stats()["callbacks_failed"] == 1
     response = requests.post(
-        f"{emulator.url}/_emulator/auth_keys/revoke", json={"petition_id": "1001", "source": SOURCE}, timeout=10
+        emulator.control_url("auth_keys/revoke"), json={"petition_id": "1001", "source": SOURCE}, timeout=10
     )
     assert response.status_code == 404
 

@@ -10,7 +10,8 @@ from __future__ import annotations
 
 import pytest
 
-from bench.chaos import WORKER_SETTINGS, Emulator, run_chaos
+from bench.chaos import WORKER_SETTINGS, run_chaos
+from petition_widget.emulator.client import EmulatorClient
 from petition_widget.models import ForwardAttempt, Provider, Signature
 from tests.forwarding_support import (
     CHANGEORG_ID,
@@ -44,7 +45,7 @@ def test_chaos_loses_nothing_and_sends_nothing_twice(settings, emulator, live_se
         result = run_chaos(
             site_url=live_server.url,
             slug=petition.slug,
-            emulator=Emulator(emulator.url),
+            emulator=EmulatorClient(emulator.url, timeout=30),
             petition_id=CHANGEORG_ID,
             count=SIGNATURES,
             start_worker=start,

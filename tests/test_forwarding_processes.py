@@ -15,9 +15,9 @@ from django.core.management import call_command
 from django.core.management.base import CommandError
 
 from petition_widget.models import ForwardAttempt, ForwardingState, Signature
+from tests.factories import make_signatures
 from tests.forwarding_support import (
     CHANGEORG_ID,
-    add_signatures,
     forwarding_settings,
     start_worker,
     states,
@@ -30,7 +30,7 @@ pytestmark = pytest.mark.django_db(transaction=True)
 
 
 def test_two_workers_never_send_a_signature_twice(upstream, changeorg, tmp_path):
-    add_signatures(changeorg, 300)
+    make_signatures(changeorg, 300)
     # Slow enough (about 11 s of sending for one worker) that the second worker's start-up on a loaded
     # machine is short beside it, so both really share the backlog.
     upstream.faults(latency_ms=150)
@@ -58,7 +58,7 @@ def test_two_workers_never_send_a_signature_twice(upstream, changeorg, tmp_path)
 
 
 def test_a_killed_worker_loses_nothing_once_its_lease_has_passed(upstream, changeorg, tmp_path):
-    add_signatures(changeorg, 60)
+    make_signatures(changeorg, 60)
     upstream.faults(latency_ms=300)
     lease = 6.0
     env = worker_env(forwarding_settings(upstream, LEASE_SECONDS=lease))
@@ -88,7 +88,7 @@ def test_a_killed_worker_loses_nothing_once_its_lease_has_passed(upstream, chang
 
 
 def test_sigterm_finishes_what_is_in_flight_and_releases_the_rest(upstream, changeorg, tmp_path):
-    add_signatures(changeorg, 40)
+    make_signatures(changeorg, 40)
     upstream.faults(latency_ms=300)
     env = worker_env(forwarding_settings(upstream))
     worker = start_worker(env, "--concurrency", "2", "--batch-size", "40", "--worker-id", "calm", log=tmp_path / "w")
@@ -122,7 +122,7 @@ def test_bad_options_are_refused(args):
 
 
 def test_once_drains_and_reports(upstream, changeorg, capsys):
-    add_signatures(changeorg, 3)
+    make_signatures(changeorg, 3)
     call_command("forward_signatures", "--once", "--worker-id", "reporter")
     out = capsys.readouterr().out
     assert "Forwarding worker reporter stopped: claimed 3, sent 3." in out

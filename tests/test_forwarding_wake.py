@@ -15,6 +15,7 @@ from django_tasks.backends.base import BaseTaskBackend
 
 from petition_widget.forwarding import wake
 from petition_widget.models import ForwardingState, Provider, Signature
+from tests.factories import signed_through_form
 from tests.forwarding_support import CHANGEORG_ID, forwarding_settings, local_petition
 
 pytestmark = pytest.mark.django_db(transaction=True)
@@ -45,12 +46,6 @@ def petition(settings, emulator):
     return local_petition(Provider.CHANGEORG, CHANGEORG_ID, slug="elm-street")
 
 
-def sign(petition, changeorg_data, email="ada@example.com"):
-    response = Client().post(f"/petitions/{petition.slug}/", {**changeorg_data, "email": email})
-    assert response.status_code == 303
-    return Signature.objects.get(email=email)
-
-
 def use(settings, tasks, mode):
     settings.TASKS = tasks
     settings.PETITION_WIDGET = {**settings.PETITION_WIDGET, "WAKE_TASK": mode}
@@ -59,7 +54,7 @@ def use(settings, tasks, mode):
 def test_always_forwards_through_the_immediate_backend(settings, petition, changeorg_data, emulator):
     use(settings, IMMEDIATE, "always")
 
-    signature = sign(petition, changeorg_data)
+    signature = signed_through_form(Client(), petition, changeorg_data)
 
     assert signature.state == ForwardingState.SENT
     assert signature.forward_attempts.get().outcome == "sent"
@@ -70,7 +65,7 @@ def test_auto_leaves_the_immediate_backend_alone(settings, petition, changeorg_d
     use(settings, IMMEDIATE, "auto")
     requests_before = emulator.stats()["requests"]
 
-    signature = sign(petition, changeorg_data)
+    signature = signed_through_form(Client(), petition, changeorg_data)
 
     assert signature.state == ForwardingState.PENDING
     assert emulator.stats()["requests"] == requests_before
@@ -79,7 +74,7 @@ def test_auto_leaves_the_immediate_backend_alone(settings, petition, changeorg_d
 def test_auto_enqueues_on_a_backend_that_runs_tasks_elsewhere(settings, petition, changeorg_data, emulator):
     use(settings, RECORDING, "auto")
 
-    signature = sign(petition, changeorg_data)
+    signature = signed_through_form(Client(), petition, changeorg_data)
 
     assert signature.state == ForwardingState.PENDING
     assert RecordingBackend.enqueued == [("petition_widget.forwarding.wake.forward_signature", (signature.pk,), {})]
@@ -94,7 +89,7 @@ def test_auto_enqueues_on_a_backend_that_runs_tasks_elsewhere(settings, petition
 
 def test_off_enqueues_nothing(settings, petition, changeorg_data):
     use(settings, RECORDING, "off")
-    sign(petition, changeorg_data)
+    signed_through_form(Client(), petition, changeorg_data)
     assert RecordingBackend.enqueued == []
 
 
@@ -110,7 +105,7 @@ def test_nothing_is_enqueued_for_a_rolled_back_signature(settings, petition):
 def test_a_broken_queue_never_fails_the_request(settings, petition, changeorg_data, caplog):
     use(settings, BROKEN, "auto")
     with caplog.at_level(logging.WARNING, logger="petition_widget.forwarding.wake"):
-        signature = sign(petition, changeorg_data)
+        signature = signed_through_form(Client(), petition, changeorg_data)
     assert signature.state == ForwardingState.PENDING
     assert f"could not enqueue the forwarding of signature {signature.pk}" in caplog.text
 
@@ -119,7 +114,7 @@ def test_an_unknown_backend_alias_is_logged_not_raised(settings, petition, chang
     use(settings, RECORDING, "auto")
     settings.PETITION_WIDGET = {**settings.PETITION_WIDGET, "WAKE_TASK_BACKEND": "nowhere"}
     with caplog.at_level(logging.WARNING, logger="petition_widget.forwarding.wake"):
-        signature = sign(petition, changeorg_data)
+        signature = signed_through_form(Client(), petition, changeorg_data)
     assert signature.state == ForwardingState.PENDING
     assert "cannot use the task backend 'nowhere'" in caplog.text
 
@@ -129,7 +124,7 @@ def test_without_a_task_framework_nothing_happens(settings, petition, changeorg_
     monkeypatch.setattr(wake, "task_framework", lambda: None)
     wake.wake_task.cache_clear()
 
-    signature = sign(petition, changeorg_data)
+    signature = signed_through_form(Client(), petition, changeorg_data)
 
     assert signature.state == ForwardingState.PENDING
     assert RecordingBackend.enqueued == []

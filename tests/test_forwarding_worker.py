@@ -14,10 +14,10 @@ from petition_widget.forwarding.retry import RetryPolicy
 from petition_widget.forwarding.worker import Worker, WorkerOptions
 from petition_widget.models import ForwardAttempt, ForwardingState, Petition, Provider, Signature
 from petition_widget.ratelimit import RateLimiter
+from tests.factories import make_signatures
 from tests.forwarding_support import (
     CHANGEORG_ID,
     WETHEPEOPLE_ID,
-    add_signatures,
     local_petition,
     states,
 )
@@ -42,8 +42,8 @@ def make_due(petition: Petition) -> None:
 
 
 def test_signatures_reach_both_upstreams(changeorg, wethepeople, upstream):
-    add_signatures(changeorg, 7, prefix="co")
-    add_signatures(wethepeople, 5, prefix="wtp")
+    make_signatures(changeorg, 7, prefix="co")
+    make_signatures(wethepeople, 5, prefix="wtp")
 
     counts = drain()
 
@@ -66,7 +66,7 @@ def test_signatures_reach_both_upstreams(changeorg, wethepeople, upstream):
 
 
 def test_server_errors_back_off_then_succeed(changeorg, upstream):
-    (signature,) = add_signatures(changeorg, 1)
+    (signature,) = make_signatures(changeorg, 1)
     upstream.faults(error_rate=1.0)
     before = timezone.now()
 
@@ -90,7 +90,7 @@ def test_server_errors_back_off_then_succeed(changeorg, upstream):
 
 
 def test_maximum_attempts_mark_the_signature_failed(wethepeople, upstream):
-    (signature,) = add_signatures(wethepeople, 1)
+    (signature,) = make_signatures(wethepeople, 1)
     upstream.faults(down=True)
     policy = RetryPolicy(max_attempts=3, base_seconds=1e-6, max_seconds=1e-6)
 
@@ -105,7 +105,7 @@ def test_maximum_attempts_mark_the_signature_failed(wethepeople, upstream):
 
 
 def test_a_refused_signature_is_rejected_with_the_upstream_messages(upstream, changeorg):
-    (signature,) = add_signatures(changeorg, 1, postal_code="", country_code="")
+    (signature,) = make_signatures(changeorg, 1, postal_code="", country_code="")
 
     assert drain() == {"claimed": 1, "rejected": 1}
 
@@ -116,7 +116,7 @@ def test_a_refused_signature_is_rejected_with_the_upstream_messages(upstream, ch
 
 
 def test_already_signed_upstream_counts_as_sent(upstream, changeorg):
-    first, second = add_signatures(changeorg, 2)
+    first, second = make_signatures(changeorg, 2)
     assert drain() == {"claimed": 2, "sent": 2}
     # The same rows sent again (as after a lost answer): the upstream says "already signed".
     Signature.objects.update(state=ForwardingState.PENDING, next_attempt_at=None)
@@ -129,8 +129,8 @@ def test_already_signed_upstream_counts_as_sent(upstream, changeorg):
 
 
 def test_refused_credentials_pause_the_petition_and_resume_forwards(settings, upstream, changeorg, wethepeople):
-    held, waiting = add_signatures(changeorg, 2, prefix="co")
-    add_signatures(wethepeople, 2, prefix="wtp")
+    held, waiting = make_signatures(changeorg, 2, prefix="co")
+    make_signatures(wethepeople, 2, prefix="wtp")
     settings.PETITION_WIDGET = {**settings.PETITION_WIDGET, "CHANGEORG_SECRET": "wrong-secret"}
 
     counts = drain(concurrency=1, batch_size=1)
@@ -160,7 +160,7 @@ def test_refused_credentials_pause_the_petition_and_resume_forwards(settings, up
 
 
 def test_a_revoked_auth_key_pauses_the_petition(upstream, changeorg):
-    add_signatures(changeorg, 1)
+    make_signatures(changeorg, 1)
     upstream.control(
         "POST", "auth_keys/revoke", json={"petition_id": CHANGEORG_ID, "source": changeorg.auth_key_source}
     )
@@ -173,7 +173,7 @@ def test_a_revoked_auth_key_pauses_the_petition(upstream, changeorg):
 
 
 def test_missing_credentials_pause_without_a_request(settings, upstream, wethepeople):
-    add_signatures(wethepeople, 1)
+    make_signatures(wethepeople, 1)
     settings.PETITION_WIDGET = {**settings.PETITION_WIDGET, "WETHEPEOPLE_API_KEY": ""}
     requests_before = upstream.stats()["requests"]
 
@@ -186,7 +186,7 @@ def test_missing_credentials_pause_without_a_request(settings, upstream, wethepe
 
 
 def test_a_rate_limited_answer_waits_retry_after_without_spending_an_attempt(upstream, wethepeople):
-    first, second = add_signatures(wethepeople, 2)
+    first, second = make_signatures(wethepeople, 2)
     upstream.faults(rate_limit=1)
     before = timezone.now()
 
@@ -201,7 +201,7 @@ def test_a_rate_limited_answer_waits_retry_after_without_spending_an_attempt(ups
 
 
 def test_a_lost_answer_is_retried_and_absorbed_as_already_signed(upstream, changeorg):
-    (signature,) = add_signatures(changeorg, 1)
+    (signature,) = make_signatures(changeorg, 1)
     upstream.faults(timeout_rate=1.0)
     drain(policy=RetryPolicy(max_attempts=3, base_seconds=60, max_seconds=60))
     signature.refresh_from_db()
@@ -219,7 +219,7 @@ def test_a_lost_answer_is_retried_and_absorbed_as_already_signed(upstream, chang
 
 def test_claims_take_expired_leases_and_skip_live_ones_and_paused_petitions(upstream, changeorg, wethepeople):
     now = timezone.now()
-    abandoned, live, later = add_signatures(changeorg, 3)
+    abandoned, live, later = make_signatures(changeorg, 3)
     Signature.objects.filter(pk=abandoned.pk).update(
         state=ForwardingState.SENDING, leased_by="dead", lease_expires_at=now - timedelta(seconds=1)
     )
@@ -227,7 +227,7 @@ def test_claims_take_expired_leases_and_skip_live_ones_and_paused_petitions(upst
         state=ForwardingState.SENDING, leased_by="alive", lease_expires_at=now + timedelta(seconds=60)
     )
     Signature.objects.filter(pk=later.pk).update(next_attempt_at=now + timedelta(seconds=60))
-    (paused,) = add_signatures(wethepeople, 1)
+    (paused,) = make_signatures(wethepeople, 1)
     lifecycle.pause_petition(wethepeople.pk, "test")
 
     claimed = lifecycle.claim("me", 10, lease_seconds=30)
@@ -239,7 +239,7 @@ def test_claims_take_expired_leases_and_skip_live_ones_and_paused_petitions(upst
 
 
 def test_a_lost_lease_does_not_overwrite_the_new_holder(upstream, changeorg):
-    (signature,) = add_signatures(changeorg, 1)
+    (signature,) = make_signatures(changeorg, 1)
     (mine,) = lifecycle.claim("slow", 1, lease_seconds=30)
     Signature.objects.filter(pk=signature.pk).update(leased_by="fast")
     policy = RetryPolicy()
@@ -256,7 +256,7 @@ def test_a_lost_lease_does_not_overwrite_the_new_holder(upstream, changeorg):
 
 
 def test_a_stopping_worker_releases_what_it_has_not_sent(upstream, wethepeople):
-    add_signatures(wethepeople, 20)
+    make_signatures(wethepeople, 20)
     upstream.faults(latency_ms=300)
     worker = Worker(
         WorkerOptions(worker_id="stopping", concurrency=2, batch_size=20, lease_seconds=30, poll_interval=0.1),
@@ -283,7 +283,7 @@ def test_a_stopping_worker_releases_what_it_has_not_sent(upstream, wethepeople):
 
 
 def test_worker_ids_and_random_are_injectable(upstream, changeorg):
-    add_signatures(changeorg, 1)
+    make_signatures(changeorg, 1)
     upstream.faults(error_rate=1.0)
     policy = RetryPolicy(max_attempts=3, base_seconds=100, max_seconds=100, random=random.Random(7))
     expected = random.Random(7).uniform(0, 100)

@@ -10,13 +10,14 @@ from django.utils import timezone
 
 from petition_widget.lifecycle import Erasure, erase
 from petition_widget.models import ForwardingState, Signature, recount_signatures
-from tests.forwarding_support import add_signatures, counters
+from tests.factories import make_signatures
+from tests.forwarding_support import counters
 
 CONTACT = {"email", "phone", "address", "postal_code", "ip_hash"}
 
 
 def make(petition, state, *, days_ago=None, prefix, **fields):
-    (signature,) = add_signatures(
+    (signature,) = make_signatures(
         petition,
         1,
         prefix=prefix,

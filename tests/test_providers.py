@@ -6,14 +6,16 @@ import re
 import socket
 import threading
 from datetime import UTC, datetime
+from functools import partial
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 
 import pytest
 
 from petition_widget.exceptions import CredentialsRejected, PetitionNotFound, UpstreamError, UpstreamUnavailable
-from petition_widget.models import Petition, Provider, Signature
+from petition_widget.models import Petition, Provider
 from petition_widget.providers import ChangeOrgProvider, get_provider
 from petition_widget.providers.base import USER_AGENT, Outcome, Request
+from tests.factories import make_signature
 
 OPEN_CHANGEORG = "1001"
 CLOSED_CHANGEORG = "1002"
@@ -52,7 +54,7 @@ def wethepeople(upstream):
 
 def seeded(emulator, provider, status):
     """The id and URL of a seeded petition, read from the emulator's control endpoint."""
-    listed = emulator.control("GET", "petitions").json()["petitions"]
+    listed = emulator.petitions()
     found = next(p for p in listed if p["provider"] == provider and p["status"] == status)
     return found["id"], found["url"]
 
@@ -69,17 +71,8 @@ def cached_petition(provider, upstream_id, *, source=SOURCE, grant=True, slug=No
     return petition
 
 
-def sign(petition, **fields):
-    values = {
-        "first_name": "Ada",
-        "last_name": "O'Brien Lovelace",
-        "email": "ada@example.com",
-        "city": "London",
-        "postal_code": "SW1A 1AA",
-        "country_code": "GB",
-        **fields,
-    }
-    return Signature.objects.create(petition=petition, **values)
+# A signature whose last name needs escaping on the way upstream.
+sign = partial(make_signature, last_name="O'Brien Lovelace")
 
 
 def closed_port():

@@ -18,8 +18,9 @@ from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
 from django.test import Client
 from django.urls import reverse
 
-from petition_widget.models import ApiKey, Petition, Provider, Signature
+from petition_widget.models import Petition, Provider, Signature
 from petition_widget.petitions import callback_token
+from tests.factories import new_api_key
 
 HUGE = 200 * 1024 * 1024  # announced, never sent
 BOUNDARY = "pw-boundary-7f3a"
@@ -43,14 +44,6 @@ def upload_dir(settings, tmp_path):
     path.mkdir()
     settings.FILE_UPLOAD_TEMP_DIR = str(path)
     return path
-
-
-def new_key() -> str:
-    key = ApiKey.generate()
-    record = ApiKey(name="guards")
-    record.set_key(key)
-    record.save()
-    return key
 
 
 def csrf_cookie(live_server, path: str) -> str:
@@ -135,7 +128,7 @@ def test_a_200_mb_multipart_post_with_a_valid_csrf_token_is_refused_before_it_is
 
 
 def test_a_200_mb_multipart_post_to_the_api_is_refused_before_it_is_read(live_server, live_petition, upload_dir):
-    key = new_key()
+    key = new_api_key(name="guards")
     headers = {"Content-Type": f"multipart/form-data; boundary={BOUNDARY}", "Content-Length": str(HUGE)}
     first_chunk = multipart_start({"api_key": key, "first_name": "Ada"})
     status, _, body = raw_request(live_server, "POST", API_SIGNATURES, headers, first_chunk, watch=upload_dir)

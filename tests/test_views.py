@@ -4,16 +4,12 @@ import re
 
 import pytest
 from django.test import Client
-from django.urls import reverse
 
 from petition_widget.models import ForwardingState, Signature
+from tests.factories import post_signature, sign_url
 
 CHANGEORG_NOTICE = "This petition is powered by Change.org. By signing, you accept Change.org's"
 WTP_NOTICE = "This app uses the We the People API, but is neither endorsed nor certified by the White House."
-
-
-def sign_url(petition):
-    return reverse("petition_widget:sign", kwargs={"slug": petition.slug})
 
 
 def test_form_page_renders_fields_labels_progress_and_notice(client, petition):
@@ -59,7 +55,7 @@ def test_unknown_petition_is_404(client, db):
 
 
 def test_successful_signature_redirects_to_the_thank_you_state(client, petition, changeorg_data):
-    response = client.post(sign_url(petition), changeorg_data)
+    response = post_signature(client, petition, changeorg_data)
     assert response.status_code == 303
     assert response["Location"] == "/petitions/save-the-bees/?petition_signed=save-the-bees#petition-save-the-bees"
     signature = Signature.objects.get()
@@ -72,7 +68,7 @@ def test_successful_signature_redirects_to_the_thank_you_state(client, petition,
 
 
 def test_wethepeople_signature_is_stored(client, wtp_petition, wtp_data):
-    response = client.post(sign_url(wtp_petition), {**wtp_data, "zip": "20500", "signup": "on"})
+    response = post_signature(client, wtp_petition, {**wtp_data, "zip": "20500", "signup": "on"})
     assert response.status_code == 303
     signature = Signature.objects.get()
     assert (signature.postal_code, signature.signup, signature.country_code) == ("20500", True, "")
@@ -80,7 +76,7 @@ def test_wethepeople_signature_is_stored(client, wtp_petition, wtp_data):
 
 def test_errors_render_next_to_each_field_and_store_nothing(client, petition, changeorg_data):
     data = {**changeorg_data, "email": "nope", "country_code": "XX", "first_name": "<script>"}
-    response = client.post(sign_url(petition), data)
+    response = post_signature(client, petition, data)
     assert response.status_code == 200
     html = response.content.decode()
     assert Signature.objects.count() == 0
@@ -99,8 +95,8 @@ def test_errors_render_next_to_each_field_and_store_nothing(client, petition, ch
 
 @pytest.mark.parametrize("variant", ["ada@example.com", "ADA@EXAMPLE.COM", "  Ada@Example.com ", "aDa@eXample.COM"])
 def test_second_signature_of_the_same_email_is_refused_kindly(client, petition, changeorg_data, variant):
-    assert client.post(sign_url(petition), changeorg_data).status_code == 303
-    response = client.post(sign_url(petition), {**changeorg_data, "email": variant, "first_name": "Augusta"})
+    assert post_signature(client, petition, changeorg_data).status_code == 303
+    response = post_signature(client, petition, {**changeorg_data, "email": variant, "first_name": "Augusta"})
     assert response.status_code == 200
     assert "This e-mail address has already signed this petition." in response.content.decode()
     assert Signature.objects.count() == 1
@@ -109,19 +105,19 @@ def test_second_signature_of_the_same_email_is_refused_kindly(client, petition, 
 
 def test_equivalent_email_addresses_cannot_sign_twice(client, petition, changeorg_data):
     data = {**changeorg_data, "email": "x@example.com"}
-    assert client.post(sign_url(petition), data).status_code == 303
+    assert post_signature(client, petition, data).status_code == 303
     # Full-width letters in the domain, then soft hyphens (in the domain, in the local part): the same address.
     for variant in ("x@\uff45xample.com", "x@exam\u00adple.com", "x\u00ad@example.com"):
-        response = client.post(sign_url(petition), {**data, "email": variant, "first_name": "Augusta"})
+        response = post_signature(client, petition, {**data, "email": variant, "first_name": "Augusta"})
         assert response.status_code == 200
         assert "This e-mail address has already signed this petition." in response.content.decode()
     assert list(Signature.objects.values_list("email", "email_normalized")) == [("x@example.com", "x@example.com")]
 
 
 def test_same_email_may_sign_another_petition(client, petition, wtp_petition, changeorg_data):
-    assert client.post(sign_url(petition), changeorg_data).status_code == 303
+    assert post_signature(client, petition, changeorg_data).status_code == 303
     data = {k: changeorg_data[k] for k in ("first_name", "last_name", "email")}
-    assert client.post(sign_url(wtp_petition), data).status_code == 303
+    assert post_signature(client, wtp_petition, data).status_code == 303
     assert Signature.objects.count() == 2
 
 
@@ -131,7 +127,7 @@ def test_closed_petition_shows_a_message_and_refuses(client, petition, changeorg
     html = client.get(sign_url(petition)).content.decode()
     assert "This petition is closed and no longer accepts signatures." in html
     assert "<form" not in html
-    response = client.post(sign_url(petition), changeorg_data)
+    response = post_signature(client, petition, changeorg_data)
     assert response.status_code == 409
     assert Signature.objects.count() == 0
 
@@ -146,7 +142,7 @@ def test_csrf_is_enforced(petition, changeorg_data):
 
 
 def test_oversize_body_is_refused_before_parsing(client, petition, changeorg_data):
-    response = client.post(sign_url(petition), {**changeorg_data, "reason": "x" * 20_000})
+    response = post_signature(client, petition, {**changeorg_data, "reason": "x" * 20_000})
     assert response.status_code == 413
     assert Signature.objects.count() == 0
 
@@ -163,7 +159,7 @@ OWN_PAGE_THANKS = "/petitions/save-the-bees/?petition_signed=save-the-bees#petit
     ],
 )
 def test_next_is_followed_only_on_this_site(client, petition, changeorg_data, next_url, location):
-    response = client.post(sign_url(petition), {**changeorg_data, "next": next_url})
+    response = post_signature(client, petition, {**changeorg_data, "next": next_url})
     assert response.status_code == 303
     assert response["Location"] == location
 

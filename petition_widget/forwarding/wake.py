@@ -26,6 +26,7 @@ from django.core.signals import setting_changed
 from django.db import transaction
 
 from ..conf import SETTING_NAME, app_settings
+from .worker import forward_now
 
 logger = logging.getLogger(__name__)
 
@@ -36,8 +37,6 @@ _INLINE_BACKENDS = ("ImmediateBackend", "DummyBackend")
 
 def forward_signature(signature_id: int) -> str:
     """The wake-up task: forward one new signature now if it is still due; returns what became of it."""
-    from .worker import forward_now
-
     return forward_now(signature_id)
 
 

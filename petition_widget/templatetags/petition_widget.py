@@ -1,3 +1,5 @@
+"""The ``{% petition_form %}`` template tag: a petition's signing form inside any page of the host site."""
+
 import logging
 
 from django import template

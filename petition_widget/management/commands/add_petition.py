@@ -1,3 +1,5 @@
+"""``manage.py add_petition``: add a petition from its upstream (by URL or id) and print its form page's path."""
+
 from django.core.management.base import BaseCommand, CommandError
 
 from petition_widget.exceptions import PetitionWidgetError

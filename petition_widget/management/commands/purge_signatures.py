@@ -1,3 +1,6 @@
+"""``manage.py purge_signatures``: erase the contact details of signatures past the retention period, and
+delete unconfirmed signatures whose confirmation link has expired (run it daily)."""
+
 from django.core.management.base import BaseCommand, CommandError
 from django.db import transaction
 from django.utils import timezone

@@ -1,3 +1,6 @@
+"""``manage.py sync_petitions``: refresh the cached upstream fields (count, status, goal, closing date) of every
+petition still taking signatures (``--all``: of every petition)."""
+
 from django.core.management.base import BaseCommand, CommandError
 
 from petition_widget.exceptions import ConfigurationError, PetitionWidgetError
