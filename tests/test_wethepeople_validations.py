@@ -26,7 +26,8 @@ from petition_widget.forwarding.validations import (
 from petition_widget.forwarding.worker import Worker, WorkerOptions
 from petition_widget.models import ForwardAttempt, ForwardingState, Provider, Signature
 from petition_widget.providers.wethepeople import READS_PER_SECOND
-from tests.forwarding_support import WETHEPEOPLE_ID, add_signatures, local_petition, wait_until
+from tests.factories import make_signatures
+from tests.forwarding_support import WETHEPEOPLE_ID, local_petition, wait_until
 
 pytestmark = pytest.mark.django_db(transaction=True)
 
@@ -52,7 +53,7 @@ def drain() -> dict[str, int]:
 
 def send(petition, emulator, count: int, *, prefix: str = "wtp") -> tuple[set[str], set[str]]:
     """Forward ``count`` new signatures; the addresses of the signers who will validate, and of those who never."""
-    signatures = add_signatures(petition, count, prefix=prefix)
+    signatures = make_signatures(petition, count, prefix=prefix)
     assert drain()["sent"] == count
     addresses = {signature.email for signature in signatures}
     never = {email for email in addresses if never_validates(email, NEVER_SHARE)}
@@ -160,7 +161,7 @@ def test_a_validation_later_than_the_overdue_time_is_still_recorded(wethepeople,
 
     # Another signature keeps the petition polled; the late clickers are met then.
     behave(upstream, validation_delay=0, never_validate=0)
-    add_signatures(wethepeople, 1, prefix="prompt")
+    make_signatures(wethepeople, 1, prefix="prompt")
     drain()
     report = poll_validations()
     assert report.validated == 1
@@ -170,7 +171,7 @@ def test_a_validation_later_than_the_overdue_time_is_still_recorded(wethepeople,
 
 def test_a_refused_or_failed_poll_flags_nothing(wethepeople, upstream, settings):
     behave(upstream, validation_delay=0, never_validate=0)
-    send_all = add_signatures(wethepeople, 3)
+    send_all = make_signatures(wethepeople, 3)
     drain()
     later = timezone.now() + timedelta(hours=app_settings.VALIDATION_OVERDUE_HOURS, minutes=1)
 
@@ -192,7 +193,7 @@ def test_a_refused_or_failed_poll_flags_nothing(wethepeople, upstream, settings)
 
 def test_sync_petitions_polls_the_validations_too(wethepeople, upstream):
     behave(upstream, validation_delay=0, never_validate=0)
-    add_signatures(wethepeople, 2)
+    make_signatures(wethepeople, 2)
     drain()
     out = StringIO()
     call_command("sync_petitions", stdout=out)
@@ -205,7 +206,7 @@ def test_sync_petitions_polls_the_validations_too(wethepeople, upstream):
 
 
 def test_poll_command_reports_a_failed_petition(wethepeople, upstream):
-    add_signatures(wethepeople, 1)
+    make_signatures(wethepeople, 1)
     drain()
     upstream.faults(down=True)
     with pytest.raises(CommandError, match="1 petition"):
@@ -213,7 +214,7 @@ def test_poll_command_reports_a_failed_petition(wethepeople, upstream):
 
 
 def test_change_org_signatures_are_never_polled(upstream, changeorg):
-    add_signatures(changeorg, 2)
+    make_signatures(changeorg, 2)
     drain()
     assert not petitions_to_poll().exists()
     assert validation_counts()["sent"] == 0
@@ -235,9 +236,9 @@ def test_validation_overdue_hours_accepts_hours(settings, value):
 
 def test_admin_marks_only_sent_we_the_people_signatures(upstream, changeorg, wethepeople, admin_client):
     behave(upstream, validation_delay=0, never_validate=0)
-    add_signatures(changeorg, 1, prefix="co")
-    add_signatures(wethepeople, 1, prefix="wtp")
-    (waiting,) = add_signatures(wethepeople, 1, prefix="unsent")
+    make_signatures(changeorg, 1, prefix="co")
+    make_signatures(wethepeople, 1, prefix="wtp")
+    (waiting,) = make_signatures(wethepeople, 1, prefix="unsent")
     drain()
     Signature.objects.filter(pk=waiting.pk).update(state=ForwardingState.PENDING)
     assert admin_column(admin_client) == {"wtp-0@example.org": "awaiting"}
