@@ -33,6 +33,25 @@ def one_line(text: str) -> str:
     return text
 
 
+# -- items 2 and 3: the emulator's credentials ---------------------------------------------------------------------
+
+
+def test_the_emulators_help_shows_the_default_credentials_and_port(monkeypatch):
+    from petition_widget.management.commands.upstream_emulator import Command
+
+    monkeypatch.setenv("COLUMNS", "200")
+    text = Command().create_parser("manage.py", "upstream_emulator").format_help()
+    for default in ("(default: 8100)", "(default: demo-api-key)", "(default: demo-secret)"):
+        assert default in text
+
+
+def test_the_emulator_prints_its_default_secret_but_not_one_given_on_the_command_line():
+    from petition_widget.management.commands.upstream_emulator import shown_secret
+
+    assert shown_secret("demo-secret") == "'demo-secret'"
+    assert "s3" not in shown_secret("s3")
+
+
 # -- item 4: the URL include ----------------------------------------------------------------------------------
 
 

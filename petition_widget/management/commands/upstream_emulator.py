@@ -58,7 +58,7 @@ class Command(BaseCommand):
             self.stdout.write(
                 f"Upstream emulator at {server.url} (Change.org {server.url}/changeorg/v1, "
                 f"We the People {server.url}/wethepeople/v1, signatures received {server.url}/_emulator/signatures); "
-                f"API key {state.api_key!r}, secret {state.secret!r}. Stop with Ctrl-C or SIGTERM."
+                f"API key {state.api_key!r}, secret {shown_secret(state.secret)}. Stop with Ctrl-C or SIGTERM."
             )
             self.stdout.flush()
             try:
@@ -95,6 +95,11 @@ class Command(BaseCommand):
             timeout_seconds=options["timeout_seconds"],
             seed=options["seed"],
         )
+
+
+def shown_secret(secret: str) -> str:
+    """The default secret is public (README gives it), so it is printed; one given with --secret is not."""
+    return repr(secret) if secret == DEFAULT_SECRET else "as given by --secret"
 
 
 class HelpFormatter(DjangoHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
