@@ -6,17 +6,24 @@ what is written out here by hand are the checks that look at several keys (or at
 
 from __future__ import annotations
 
+import socket
 from urllib.parse import urlsplit
 
+from django.apps import apps
 from django.conf import settings
-from django.core.checks import Error, Warning, register
+from django.core.checks import Error, Tags, Warning, register
 from django.core.exceptions import ImproperlyConfigured
+from django.urls import NoReverseMatch, reverse
 
 from .conf import SETTING_NAME, SETTINGS, app_settings, is_http_url
 from .forwarding.worker import http_budget
 
 LOOPBACK_HOSTS = {"localhost", "127.0.0.1", "::1"}
 URL_KEYS = ("CHANGEORG_API_URL", "WETHEPEOPLE_API_URL")
+URLS_INCLUDE = 'path("", include("petition_widget.urls"))'
+SMTP_BACKEND = "django.core.mail.backends.smtp.EmailBackend"
+# How long the e-mail check waits for a mail server on a loopback address (which answers or refuses at once).
+SMTP_PROBE_SECONDS = 1.0
 
 
 @register()
@@ -115,6 +122,22 @@ def check_credentials() -> list:
                 "that ask for confirmed signatures cannot send them.",
                 hint="Set it to the public base URL of the site, e.g. https://blog.example.",
                 id="petition_widget.W002",
+            )
+        )
+
+    site_url = app_settings.SITE_URL
+    if (
+        is_http_url(site_url)
+        and urlsplit(site_url).scheme == "http"
+        and urlsplit(site_url).hostname not in LOOPBACK_HOSTS
+        and not settings.DEBUG
+    ):
+        errors.append(
+            Warning(
+                f"{SETTING_NAME}['SITE_URL'] uses plain http with DEBUG off: confirmation links and the form page "
+                "the upstream is told about would travel in clear.",
+                hint="Use the site's https address, e.g. https://blog.example.",
+                id="petition_widget.W003",
             )
         )
 
@@ -233,3 +256,73 @@ def check_shared_state() -> list:
             )
         )
     return errors
+
+
+def urls_included() -> bool:
+    """Whether the site's URLconf includes ``petition_widget.urls`` (under its ``petition_widget`` namespace)."""
+    try:
+        reverse("petition_widget:sign", kwargs={"slug": "x"})
+    except NoReverseMatch:
+        return False
+    return True
+
+
+@register(Tags.urls)
+def check_urls(app_configs=None, **kwargs) -> list:
+    """E023: the form posts to, and Change.org's keys name, pages of ``petition_widget.urls``: it must be included."""
+    if urls_included():
+        return []
+    return [
+        Error(
+            "petition_widget.urls is not included in the URLconf: the form has nowhere to post.",
+            hint=f"Add {URLS_INCLUDE} to urlpatterns in {settings.ROOT_URLCONF.replace('.', '/')}.py.",
+            id="petition_widget.E023",
+        )
+    ]
+
+
+@register()
+def check_installed_apps(app_configs=None, **kwargs) -> list:
+    """W005: the country names of the form, the admin and the API are translated by django_countries' catalogue,
+    which Django loads only for an installed app."""
+    if apps.is_installed("django_countries"):
+        return []
+    return [
+        Warning(
+            "django_countries is not in INSTALLED_APPS: the signing form's country names will not be translated.",
+            hint='Add "django_countries" to INSTALLED_APPS, beside "petition_widget".',
+            id="petition_widget.W005",
+        )
+    ]
+
+
+def smtp_answers(host: str, port: int) -> bool:
+    """Whether something accepts a connection at ``host``:``port``."""
+    try:
+        with socket.create_connection((host, port), timeout=SMTP_PROBE_SECONDS):
+            return True
+    except OSError:
+        return False
+
+
+@register()
+def check_email(app_configs=None, **kwargs) -> list:
+    """W004: petitions that ask for confirmed signatures e-mail a link; an SMTP server nobody runs sends nothing.
+
+    Only a mail server on a loopback address is tried (Django's default is localhost:25): one on another
+    machine is the operator's business, and a check must not wait on the network.
+    """
+    if getattr(settings, "EMAIL_BACKEND", "") != SMTP_BACKEND:
+        return []
+    host, port = str(getattr(settings, "EMAIL_HOST", "")), getattr(settings, "EMAIL_PORT", 25)
+    if host not in LOOPBACK_HOSTS or not isinstance(port, int) or smtp_answers(host, port):
+        return []
+    return [
+        Warning(
+            f"EMAIL_BACKEND is SMTP at {host}:{port}, where no mail server answers: petitions that ask for "
+            "confirmed signatures cannot send their confirmation e-mails.",
+            hint="Set EMAIL_HOST (and EMAIL_PORT, EMAIL_HOST_USER…) to your mail server, or while developing "
+            'EMAIL_BACKEND = "django.core.mail.backends.console.EmailBackend".',
+            id="petition_widget.W004",
+        )
+    ]

@@ -187,28 +187,37 @@ def form_field_class(value: Any) -> Iterator[Problem]:
 SETTINGS: tuple[Setting, ...] = (
     # -- upstreams, pages and the public API
     Setting("SITE_URL", "", optional_http_url, "E006", (
-        "Public base URL of the site, e.g. `https://blog.example`. Required with Change.org: the auth key's "
-        "`source` is this URL plus the form page's path, and the upstream posts key revocations to a callback "
-        "under it. Confirmation e-mails need it for their link (`W002` when empty)."
+        "**Required with Change.org** (`E006`). Public base URL of the site, e.g. `https://blog.example`: the auth "
+        "key's `source` is this URL plus the form page's path, and the upstream posts key revocations to a callback "
+        "under it. Confirmation e-mails need it for their link (`W002` when empty). Plain `http` with `DEBUG` off "
+        "is a warning unless the host is a loopback address (`W003`)."
     )),
     Setting("CHANGEORG_API_URL", "https://api.change.org/v1", http_url, "E003", (
         "Base URL of the Change.org API (the demo's emulator: `http://127.0.0.1:8001/changeorg/v1`). Plain "
         "`http` is refused with `DEBUG` off unless the host is a loopback address (`E004`)."
     )),
-    Setting("CHANGEORG_API_KEY", "", None, "", "Change.org API key; needs `CHANGEORG_SECRET` (`E005`)."),
-    Setting("CHANGEORG_SECRET", "", None, "", "Change.org secret token; only ever used inside request signatures."),
+    Setting("CHANGEORG_API_KEY", "", None, "", (
+        "**Required with Change.org.** Change.org API key; needs `CHANGEORG_SECRET` (`E005`), `SITE_URL` (`E006`) "
+        "and `REQUESTER_EMAIL` (`E010`)."
+    )),
+    Setting("CHANGEORG_SECRET", "", None, "", (
+        "**Required with Change.org** (`E005`). Change.org secret token; only ever used inside request signatures."
+    )),
     Setting("WETHEPEOPLE_API_URL", "https://api.whitehouse.gov/v1", http_url, "E003", (
         "Base URL of the We the People API (the demo's emulator: `http://127.0.0.1:8001/wethepeople/v1`); "
         "plain `http` as for Change.org (`E004`)."
     )),
-    Setting("WETHEPEOPLE_API_KEY", "", None, "", "We the People API key."),
+    Setting("WETHEPEOPLE_API_KEY", "", None, "", (
+        "**Required with We the People** (`add_petition wethepeople` refuses to run without it). We the People "
+        "API key."
+    )),
     Setting("HTTP_TIMEOUT", 10.0, None, "", (
         "Seconds to wait for an upstream to connect, and again for it to answer (requests' `(connect, read)` "
         "timeout; a pair sets each)."
     )),
     Setting("REQUESTER_EMAIL", "", None, "", (
-        "Sent as `requester_email` with Change.org auth key requests: who asks. Required with Change.org "
-        "credentials (`E010`)."
+        "**Required with Change.org** (`E010`). Sent as `requester_email` with Change.org auth key requests: the "
+        "address of whoever asks for the petition's authorization key (you)."
     )),
     Setting("SOURCE_DESCRIPTION", "", None, "", (
         "Sent as `source_description` with auth key requests, a description of the collecting site (default: "

@@ -283,7 +283,10 @@ class Worker:
         )
         limited = any(limit_for(provider) for provider in Provider.values)
         if limited and type(self.limiter.cache).__name__ in PROCESS_LOCAL_CACHES:
-            logger.warning(
+            # A looping worker is the one that runs beside others; a --once run from cron is told at INFO only,
+            # so that cron has nothing to mail when nothing is wrong.
+            logger.log(
+                logging.INFO if options.once else logging.WARNING,
                 "worker %s: the rate-limit cache is a %s, so each worker process counts on its own; share a "
                 "Redis or Memcached cache (RATE_LIMIT_CACHE) when several workers run",
                 options.worker_id,

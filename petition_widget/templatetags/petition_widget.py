@@ -3,6 +3,7 @@
 import logging
 
 from django import template
+from django.conf import settings
 
 from ..models import Petition
 from ..views import widget_context, without_signed_param
@@ -27,8 +28,21 @@ def petition_form(context, petition):
         )
     if not isinstance(petition, Petition):
         slug = petition
-        petition = Petition.objects.filter(slug=slug).first()
+        petition = Petition.objects.filter(slug=slug).first() if slug else None
         if petition is None:
             logger.warning("petition_form: no petition with slug %r", slug)
-            return {"petition": None}
+            # Visitors see nothing; a developer (DEBUG on) sees why in the page.
+            return {"petition": None, "missing_message": missing_message(slug) if settings.DEBUG else ""}
     return widget_context(request, petition, next_url=without_signed_param(request.get_full_path()))
+
+
+def missing_message(slug) -> str:
+    """What the tag shows in place of the form, with ``DEBUG`` on, when it finds no petition."""
+    if not slug:
+        found = f"was given {slug!r}, not a Petition or its slug (a misspelt context variable?)"
+    else:
+        found = f"no petition has the slug {slug!r}"
+    return (
+        f"{{% petition_form %}}: {found}. Add petitions with `python manage.py add_petition`, which prints the "
+        "path /petitions/<slug>/. (Shown only with DEBUG on.)"
+    )

@@ -91,7 +91,9 @@ class Command(BaseCommand):
                 once=options["once"],
             )
         )
-        if options["verbosity"] >= 1:
+        # A --once run (from cron) says nothing at the default verbosity unless it forwarded something.
+        quiet_start = worker.options.once and options["verbosity"] < 2
+        if options["verbosity"] >= 1 and not quiet_start:
             self.stdout.write(
                 f"Forwarding worker {worker.worker_id}: concurrency {worker.options.concurrency}, "
                 f"batch {worker.options.batch_size}"
@@ -100,7 +102,7 @@ class Command(BaseCommand):
             self.stdout.flush()
         with _stop_on_signals(worker):
             stats = worker.run()
-        if options["verbosity"] >= 1:
+        if options["verbosity"] >= 1 and (stats or not quiet_start):
             counts = ", ".join(f"{name} {count}" for name, count in sorted(stats.items())) or "nothing due"
             self.stdout.write(f"Forwarding worker {worker.worker_id} stopped: {counts}.")
 

@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import argparse
 import signal
 import threading
 from contextlib import contextmanager
 
-from django.core.management.base import BaseCommand, CommandError, CommandParser
+from django.core.management.base import BaseCommand, CommandError, CommandParser, DjangoHelpFormatter
 
 from petition_widget.emulator.server import EmulatorServer
 from petition_widget.emulator.state import (
@@ -22,16 +23,23 @@ from petition_widget.emulator.state import (
 class Command(BaseCommand):
     help = (
         "Serve the upstream emulator: Change.org v1 at /changeorg/v1/, We the People v1 at /wethepeople/v1/ "
-        "and its control endpoints at /_emulator/. Runs until SIGINT or SIGTERM."
+        "and its control endpoints under /_emulator/ (e.g. /_emulator/signatures). Runs until SIGINT or SIGTERM."
     )
     requires_migrations_checks = False
     requires_system_checks: list[str] = []
 
+    def create_parser(self, prog_name: str, subcommand: str, **kwargs) -> CommandParser:
+        # --help shows each option's default: the credentials a site needs are the defaults.
+        kwargs.setdefault("formatter_class", HelpFormatter)
+        return super().create_parser(prog_name, subcommand, **kwargs)
+
     def add_arguments(self, parser: CommandParser) -> None:
         parser.add_argument("--port", type=int, default=8100, help="Port to listen on; 0 picks a free one.")
-        parser.add_argument("--host", default="127.0.0.1", help="Address to listen on (default 127.0.0.1).")
+        parser.add_argument("--host", default="127.0.0.1", help="Address to listen on.")
         parser.add_argument("--api-key", default=DEFAULT_API_KEY, help="The API key both providers accept.")
-        parser.add_argument("--secret", default=DEFAULT_SECRET, help="The Change.org secret token.")
+        parser.add_argument(
+            "--secret", default=DEFAULT_SECRET, help="The Change.org secret token (request signatures)."
+        )
         parser.add_argument("--latency-ms", type=int, default=0, help="Delay added to every API answer.")
         parser.add_argument("--error-rate", type=float, default=0.0, help="Share of API calls answering 5xx (0-1).")
         parser.add_argument(
@@ -76,8 +84,8 @@ class Command(BaseCommand):
         with _stop_on_signals(stop):
             self.stdout.write(
                 f"Upstream emulator at {server.url} (Change.org {server.url}/changeorg/v1, "
-                f"We the People {server.url}/wethepeople/v1, control {server.url}/_emulator/); "
-                f"API key {state.api_key!r}. Stop with Ctrl-C or SIGTERM."
+                f"We the People {server.url}/wethepeople/v1, signatures received {server.url}/_emulator/signatures); "
+                f"API key {state.api_key!r}, secret {shown_secret(state.secret)}. Stop with Ctrl-C or SIGTERM."
             )
             self.stdout.flush()
             try:
@@ -117,6 +125,15 @@ class Command(BaseCommand):
             never_validate=options["never_validate"],
             read_limit=options["read_limit"],
         )
+
+
+def shown_secret(secret: str) -> str:
+    """The default secret is public (README gives it), so it is printed; one given with --secret is not."""
+    return repr(secret) if secret == DEFAULT_SECRET else "as given by --secret"
+
+
+class HelpFormatter(DjangoHelpFormatter, argparse.ArgumentDefaultsHelpFormatter):
+    """Django's help layout, with "(default: …)" after each option's help."""
 
 
 @contextmanager
