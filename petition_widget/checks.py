@@ -269,14 +269,14 @@ def urls_included() -> bool:
 
 @register(Tags.urls)
 def check_urls(app_configs=None, **kwargs) -> list:
-    """E023: the form posts to, and Change.org's keys name, pages of ``petition_widget.urls``: it must be included."""
+    """E024: the form posts to, and Change.org's keys name, pages of ``petition_widget.urls``: it must be included."""
     if urls_included():
         return []
     return [
         Error(
             "petition_widget.urls is not included in the URLconf: the form has nowhere to post.",
             hint=f"Add {URLS_INCLUDE} to urlpatterns in {settings.ROOT_URLCONF.replace('.', '/')}.py.",
-            id="petition_widget.E023",
+            id="petition_widget.E024",
         )
     ]
 

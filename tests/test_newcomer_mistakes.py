@@ -58,7 +58,7 @@ def test_the_emulator_prints_its_default_secret_but_not_one_given_on_the_command
 def test_a_missing_urls_include_is_a_system_check_error_naming_the_include_line(settings):
     settings.ROOT_URLCONF = WITHOUT_WIDGET_URLS
     (error,) = check_urls()
-    assert error.id == "petition_widget.E023"
+    assert error.id == "petition_widget.E024"
     one_line(error.msg)
     assert 'path("", include("petition_widget.urls"))' in error.hint
 
