@@ -214,6 +214,14 @@ class Signature(models.Model):
     finished_at = models.DateTimeField(
         _("final state reached"), null=True, blank=True, help_text=_("When it was sent, rejected, failed or cancelled.")
     )
+    # Where a signature stood when an admin marked it as spam, so that "not spam" can put it back there.
+    state_before_spam = models.CharField(
+        _("state before it was marked as spam"),
+        max_length=16,
+        choices=ForwardingState.choices,
+        blank=True,
+        editable=False,
+    )
 
     # A keyed hash of the client address (abuse.hash_ip): tells signatures from one address apart without
     # keeping the address.
