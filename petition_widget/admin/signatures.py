@@ -239,6 +239,11 @@ class SignatureAdmin(PrivateFieldsGuard, RecountSignaturesMixin, admin.ModelAdmi
             (_("Forwarding"), {"fields": forwarding}),
             (_("Privacy"), {"fields": PRIVACY_FIELDS}),
         ]
+        if not self.has_change_permission(request, obj):
+            fieldsets = [
+                (name, {**options, "fields": ["country" if f == "country_code" else f for f in options["fields"]]})
+                for name, options in fieldsets
+            ]
         if may_see_contact_details(request):
             return fieldsets
         return [
@@ -247,10 +252,8 @@ class SignatureAdmin(PrivateFieldsGuard, RecountSignaturesMixin, admin.ModelAdmi
         ]
 
     def get_readonly_fields(self, request, obj=None):
-        fields = (*super().get_readonly_fields(request, obj), "state_before_spam")
-        if obj is not None and not self.has_change_permission(request, obj):
-            return (*fields, "country_code")
-        return fields
+        # "country" is the country's code with its name, for who only views the signature.
+        return (*super().get_readonly_fields(request, obj), "state_before_spam", "country")
 
     def change_view(self, request, object_id, form_url="", extra_context=None):
         """Headed by who signed what: "Ada Lovelace on Plant trees on Elm Street"."""
