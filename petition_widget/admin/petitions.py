@@ -102,6 +102,9 @@ class PetitionAdmin(PrivateFieldsGuard, admin.ModelAdmin):
         "forwarding_paused_at",
         "forwarding_paused_reason",
         "signatures_by_state",
+        # Dates from the platform, overwritten at each sync.
+        "upstream_created_at",
+        "end_at",
     )
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     actions = ("sync_now", "request_new_auth_key", "resume_forwarding")

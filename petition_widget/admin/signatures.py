@@ -123,6 +123,7 @@ class ForwardAttemptInline(admin.TabularInline):
     """Every try at forwarding the signature, oldest first; written by the workers, never edited."""
 
     model = ForwardAttempt
+    template = "admin/petition_widget/signature/attempts_inline.html"
     fields = ("started_at", "duration_ms", "outcome", "http_status", "message", "worker")
     readonly_fields = fields
     extra = 0
