@@ -61,7 +61,7 @@ CONTACT_DETAIL_PATTERN = re.compile(r"\S+@\S+|\+?\d[\d\s().-]{6,}\d")
 class SignatureForm(forms.ModelForm):
     """The signature's form in the admin: the country is chosen from the list, by name."""
 
-    country_code = forms.ChoiceField(label=_("country"), choices=(), required=False)
+    country_code = forms.ChoiceField(label=_("Country"), choices=(), required=False)
 
     class Meta:
         model = Signature
