@@ -215,6 +215,14 @@ class Signature(models.Model):
     finished_at = models.DateTimeField(
         _("final state reached"), null=True, blank=True, help_text=_("When it was sent, rejected, failed or cancelled.")
     )
+    # Where a signature stood when an admin marked it as spam, so that "not spam" can put it back there.
+    state_before_spam = models.CharField(
+        _("state before it was marked as spam"),
+        max_length=16,
+        choices=ForwardingState.choices,
+        blank=True,
+        editable=False,
+    )
 
     # We the People counts a signature only once its signer follows the validation e-mail it sends; the
     # validation poll (forwarding.validations) records when it first found the signature counted, and flags

@@ -551,7 +551,14 @@ def test_erase_personal_data_asks_first_then_erases(admin_client, petition):
 def test_reviewer_sees_the_list_and_the_dashboard_and_the_safe_actions_only(reviewer_client, petition):
     make(petition, "ada@example.org", state=ForwardingState.FAILED)
     page = reviewer_client.get(SIGNATURES).content.decode()
-    assert action_values(page) == {"retry_now", "cancel_forwarding", "mark_as_spam", "resend_confirmation"}
+    assert action_values(page) == {
+        "retry_now",
+        "cancel_forwarding",
+        "mark_as_spam",
+        "not_spam",
+        "resend_confirmation",
+        "confirm_on_behalf",
+    }
     assert reviewer_client.get(DASHBOARD).status_code == 200
     assert reviewer_client.get(PETITIONS).status_code == 200
 
@@ -563,7 +570,9 @@ def test_superuser_has_every_action(admin_client, petition):
         "retry_now",
         "cancel_forwarding",
         "mark_as_spam",
+        "not_spam",
         "resend_confirmation",
+        "confirm_on_behalf",
         "export_csv",
         "erase_personal_data",
         "delete_selected",

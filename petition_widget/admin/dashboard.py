@@ -1,4 +1,5 @@
-"""The forwarding dashboard: the backlog by what it waits for, the last hour's failure rate, the oldest
+"""The forwarding dashboard: charts of signatures per day and of the last day's forwarding outcomes per hour,
+the backlog by what it waits for, the last hour's failure rate, the oldest
 waiting signature, the backlog per petition and the paused petitions.
 
 Linked from the signatures' list (``admin/petition_widget/signature/dashboard/``); anyone who may view
@@ -22,6 +23,7 @@ from django.utils.translation import gettext_lazy as _
 from ..forwarding.validations import validation_counts, validation_counts_per_petition
 from ..lifecycle import BACKLOG_STATES, WAITING_STATES, backlog_counts
 from ..models import SUCCESSFUL_OUTCOMES, ForwardAttempt, ForwardingState, Petition, Signature
+from . import charts
 from .display import signatures_url
 
 FAILURE_WINDOW = timedelta(hours=1)
@@ -89,6 +91,10 @@ def dashboard_view(model_admin: admin.ModelAdmin, request: HttpRequest) -> Templ
         "oldest": oldest,
         "paused": paused,
         "per_petition": per_petition,
+        "charts": [
+            charts.signatures_per_day(Signature.objects.all(), chart_id="pw-chart-daily"),
+            charts.outcomes_per_hour(ForwardAttempt.objects.all(), chart_id="pw-chart-hourly", now=now),
+        ],
     }
     return TemplateResponse(request, "admin/petition_widget/signature/dashboard.html", context)
 

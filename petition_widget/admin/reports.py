@@ -7,7 +7,7 @@ from django.utils.translation import gettext_lazy as _
 from django.utils.translation import ngettext
 
 from ..conf import app_settings
-from ..lifecycle import Erasure, Retried, Stopped
+from ..lifecycle import Confirmed, Erasure, Restored, Retried, Stopped
 
 Report = tuple[str, int]  # the message, and its level (messages.SUCCESS, ...)
 
@@ -129,3 +129,42 @@ def erased(result: Erasure) -> Report:
     )
     message = sentences(first, (unsent, cancelled), (busy, in_flight))
     return message + " " + str(_("What the platform already received must be erased there.")), level(n)
+
+
+def not_spam(result: Restored) -> Report:
+    n, resumed, left_alone = result.restored, result.resumed, result.left_alone
+    first = ngettext(
+        "%(count)d signature is no longer spam: it is back where it was before it was marked, and counts again "
+        "unless it was cancelled or awaits confirmation.",
+        "%(count)d signatures are no longer spam: they are back where they were before they were marked, and "
+        "count again unless they were cancelled or await confirmation.",
+        n,
+    ) % {"count": n}
+    due = ngettext(
+        "%(count)d of them had not reached the platform yet and is due now: a worker sends it at its next pass.",
+        "%(count)d of them had not reached the platform yet and are due now: a worker sends them at its next pass.",
+        resumed,
+    )
+    only = ngettext(
+        "%(count)d was left alone: only spam signatures whose personal data was not erased can be taken back.",
+        "%(count)d were left alone: only spam signatures whose personal data was not erased can be taken back.",
+        left_alone,
+    )
+    return sentences(first, (resumed, due), (left_alone, only)), level(n)
+
+
+def confirmed_on_behalf(result: Confirmed) -> Report:
+    n, left_alone = result.confirmed, result.left_alone
+    first = ngettext(
+        "%(count)d signature confirmed on the signer's behalf: it counts now and a worker sends it at its next "
+        "pass. Your reason was recorded in its history.",
+        "%(count)d signatures confirmed on the signers' behalf: they count now and a worker sends them at its "
+        "next pass. Your reason was recorded in their history.",
+        n,
+    ) % {"count": n}
+    only = ngettext(
+        "%(count)d was left alone: it is not awaiting confirmation (or its personal data was erased).",
+        "%(count)d were left alone: they are not awaiting confirmation (or their personal data was erased).",
+        left_alone,
+    )
+    return sentences(first, (left_alone, only)), level(n)

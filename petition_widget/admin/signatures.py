@@ -1,5 +1,9 @@
 """The signatures' admin: the list and its filters, the forwarding attempts inline, and the reviewers'
-actions (retry, cancel, mark as spam, resend confirmation, export, erase).
+actions (retry, cancel, mark as spam, not spam, resend confirmation, confirm on the signer's behalf, export,
+erase).
+
+A signature's page is headed "Ada Lovelace on Plant trees on Elm Street" and groups its fields (signer, what
+was sent, forwarding, privacy), showing only those of its petition's platform.
 
 Each action calls a transition of the signature's lifecycle and reports what it did. Editing, deleting or
 acting on signatures here recounts the petitions concerned (:class:`RecountSignaturesMixin`).
@@ -7,6 +11,9 @@ acting on signatures here recounts the petitions concerned (:class:`RecountSigna
 
 from __future__ import annotations
 
+import re
+
+from django import forms
 from django.contrib import admin
 from django.contrib.admin.helpers import ACTION_CHECKBOX_NAME
 from django.template.response import TemplateResponse
@@ -39,6 +46,57 @@ FORWARDING_FIELDS = (
 )
 # ip_hash is left out on purpose: it is only for counting signatures per address, never for reading.
 PRIVACY_FIELDS = ("confirmation_sent_at", "confirmed_at", "erased_at")
+# What each platform's form asks (see petition_widget.forms): the signer, then the rest of what was sent.
+SIGNER_FIELDS = {
+    Provider.CHANGEORG: ("petition", "first_name", "last_name", "email", "email_normalized", "phone"),
+    Provider.WETHEPEOPLE: ("petition", "first_name", "last_name", "email", "email_normalized"),
+}
+SENT_FIELDS = {
+    Provider.CHANGEORG: ("address", "city", "state_province", "postal_code", "country_code", "reason", "hidden"),
+    Provider.WETHEPEOPLE: ("postal_code", "signup"),
+}
+# A new signature's page, before its petition is chosen: every field.
+ALL_SIGNER_FIELDS = SIGNER_FIELDS[Provider.CHANGEORG]
+ALL_SENT_FIELDS = (*SENT_FIELDS[Provider.CHANGEORG], "signup")
+# What a reason for confirming on a signer's behalf must not hold: it is logged.
+CONTACT_DETAIL_PATTERN = re.compile(r"\S+@\S+|\+?\d[\d\s().-]{6,}\d")
+
+
+class SignatureForm(forms.ModelForm):
+    """The signature's form in the admin: the country is chosen from the list, by name."""
+
+    country_code = forms.ChoiceField(label=_("Country"), choices=(), required=False)
+
+    class Meta:
+        model = Signature
+        fields = ("country_code",)  # the admin adds the fieldsets' fields
+
+    def __init__(self, *args, **kwargs) -> None:
+        super().__init__(*args, **kwargs)
+        if "country_code" in self.fields:  # not when it is read-only
+            self.fields["country_code"].choices = [("", "---------"), *countries]
+
+
+class ConfirmOnBehalfForm(forms.Form):
+    """Why an admin confirms signatures on their signers' behalf; logged, so no contact details in it."""
+
+    reason = forms.CharField(
+        label=_("Reason"),
+        max_length=500,
+        widget=forms.Textarea(attrs={"rows": 3, "cols": 60}),
+        help_text=_(
+            "Why the signers cannot confirm themselves, e.g. “confirmation was turned off; the signers were "
+            "checked by phone”. It is logged with your user id: write no e-mail address or phone number."
+        ),
+    )
+
+    def clean_reason(self) -> str:
+        reason = " ".join(self.cleaned_data["reason"].split())
+        if not reason:
+            raise forms.ValidationError(_("Give a reason."))
+        if CONTACT_DETAIL_PATTERN.search(reason):
+            raise forms.ValidationError(_("The reason is logged: leave out e-mail addresses and phone numbers."))
+        return reason
 
 
 class RecountSignaturesMixin:
@@ -69,6 +127,7 @@ class ForwardAttemptInline(admin.TabularInline):
     """Every try at forwarding the signature, oldest first; written by the workers, never edited."""
 
     model = ForwardAttempt
+    template = "admin/petition_widget/signature/attempts_inline.html"
     fields = ("started_at", "duration_ms", "outcome", "http_status", "message", "worker")
     readonly_fields = fields
     extra = 0
@@ -145,18 +204,20 @@ class ValidatedUpstreamFilter(admin.SimpleListFilter):
 
 @admin.register(Signature)
 class SignatureAdmin(PrivateFieldsGuard, RecountSignaturesMixin, admin.ModelAdmin):
+    form = SignatureForm
+    # Seven narrow columns fit a laptop's 1280 px beside the filters; the id, the forwarding time and the
+    # full error are on the signature's page (and the error in the shortened one's tooltip).
     list_display = (
-        "id",
-        "petition",
         "display_name",
+        "petition_title",
         "country",
         "coloured_state",
         "attempts",
         "short_error",
         "created_at",
-        "forwarded_at",
         "validated_upstream",
     )
+    list_display_links = ("display_name",)
     list_filter = (
         "petition",
         "state",
@@ -175,27 +236,59 @@ class SignatureAdmin(PrivateFieldsGuard, RecountSignaturesMixin, admin.ModelAdmi
         "retry_now",
         "cancel_forwarding",
         "mark_as_spam",
+        "not_spam",
         "resend_confirmation",
+        "confirm_on_behalf",
         "export_csv",
         "erase_personal_data",
     )
-    fieldsets = (
-        (None, {"fields": ("petition", "first_name", "last_name", "email", "email_normalized", "hidden", "signup")}),
-        (_("Address"), {"fields": ("address", "city", "state_province", "postal_code", "country_code", "phone")}),
-        (_("Reason"), {"fields": ("reason",)}),
-        (_("Forwarding"), {"fields": ("created_at", *FORWARDING_FIELDS)}),
-        (_("Confirmation and erasure"), {"fields": PRIVACY_FIELDS}),
-    )
+
+    class Media:
+        css = {"all": ("petition_widget/admin.css",)}
 
     def get_fieldsets(self, request, obj=None):
-        """Contact details only for those who may edit or export signatures: reviewers see the rest."""
-        fieldsets = super().get_fieldsets(request, obj)
+        """The signer, what was sent, forwarding and privacy, with only the fields of the petition's platform.
+
+        Contact details only for those who may edit or export signatures: reviewers see the rest.
+        """
+        provider = obj.petition.provider if obj is not None else None
+        forwarding = ("created_at", *FORWARDING_FIELDS)
+        if obj is not None and obj.state == ForwardingState.SPAM:
+            forwarding = (*forwarding, "state_before_spam")
+        fieldsets = [
+            (_("Signer"), {"fields": SIGNER_FIELDS.get(provider, ALL_SIGNER_FIELDS)}),
+            (
+                _("What was sent"),
+                {
+                    "fields": SENT_FIELDS.get(provider, ALL_SENT_FIELDS),
+                    "description": _("Besides the signer's name and e-mail, what the platform receives."),
+                },
+            ),
+            (_("Forwarding"), {"fields": forwarding}),
+            (_("Privacy"), {"fields": PRIVACY_FIELDS}),
+        ]
+        if not self.has_change_permission(request, obj):
+            fieldsets = [
+                (name, {**options, "fields": ["country" if f == "country_code" else f for f in options["fields"]]})
+                for name, options in fieldsets
+            ]
         if may_see_contact_details(request):
             return fieldsets
         return [
             (name, {**options, "fields": [f for f in options["fields"] if f not in CONTACT_DETAIL_FIELDS]})
             for name, options in fieldsets
         ]
+
+    def get_readonly_fields(self, request, obj=None):
+        # "country" is the country's code with its name, for who only views the signature.
+        return (*super().get_readonly_fields(request, obj), "state_before_spam", "country")
+
+    def change_view(self, request, object_id, form_url="", extra_context=None):
+        """Headed by who signed what: "Ada Lovelace on Plant trees on Elm Street"."""
+        obj = self.get_object(request, admin.utils.unquote(object_id))
+        if obj is not None:
+            extra_context = {**(extra_context or {}), "title": signature_heading(obj), "subtitle": None}
+        return super().change_view(request, object_id, form_url, extra_context)
 
     def has_retry_permission(self, request) -> bool:
         """Retry, cancel, mark as spam and resend confirmations: the reviewers' permission, or change."""
@@ -219,7 +312,12 @@ class SignatureAdmin(PrivateFieldsGuard, RecountSignaturesMixin, admin.ModelAdmi
 
     @admin.display(description=_("name"), ordering="last_name")
     def display_name(self, obj: Signature) -> str:
-        return obj.display_name
+        return obj.display_name or _("(erased #%(id)s)") % {"id": obj.pk}
+
+    @admin.display(description=_("petition"), ordering="petition__title")
+    def petition_title(self, obj: Signature) -> str:
+        title = obj.petition.title
+        return format_html('<span class="pw-admin-petition" title="{}">{}</span>', title, Truncator(title).chars(40))
 
     @admin.display(description=_("country"), ordering="country_code")
     def country(self, obj: Signature) -> str | None:
@@ -247,9 +345,7 @@ class SignatureAdmin(PrivateFieldsGuard, RecountSignaturesMixin, admin.ModelAdmi
         if not obj.last_error:
             return None
         return format_html(
-            '<span title="{}" style="display: inline-block; min-width: 20em">{}</span>',
-            obj.last_error,
-            Truncator(obj.last_error).chars(80),
+            '<span title="{}" class="pw-admin-error">{}</span>', obj.last_error, Truncator(obj.last_error).chars(80)
         )
 
     @admin.action(description=_("Retry forwarding now (attempt count back to 0)"), permissions=["retry"])
@@ -266,6 +362,38 @@ class SignatureAdmin(PrivateFieldsGuard, RecountSignaturesMixin, admin.ModelAdmi
     def mark_as_spam(self, request, queryset):
         """Mark the selected signatures as spam: never forwarded again, not counted, not listed."""
         self.message_user(request, *reports.marked_as_spam(lifecycle.mark_spam(queryset)))
+
+    @admin.action(description=_("Not spam: back to where it was (forwarding resumes)"), permissions=["retry"])
+    def not_spam(self, request, queryset):
+        """Take the selected spam signatures back to the state they had; those on their way are due again."""
+        self.message_user(request, *reports.not_spam(lifecycle.not_spam(queryset)))
+
+    @admin.action(description=_("Confirm on the signer's behalf…"), permissions=["retry"])
+    def confirm_on_behalf(self, request, queryset):
+        """Confirm the selected signatures awaiting confirmation, after a page that asks why (the reason is
+        logged with the admin's id and kept in each signature's history)."""
+        form = ConfirmOnBehalfForm(request.POST if request.POST.get("post") == "yes" else None)
+        if not form.is_valid():
+            waiting = queryset.filter(state=ForwardingState.UNCONFIRMED, erased_at__isnull=True)
+            context = {
+                **self.admin_site.each_context(request),
+                "opts": self.opts,
+                "title": _("Confirm on the signer's behalf?"),
+                "form": form,
+                "signatures": queryset.select_related("petition").order_by("pk"),
+                "waiting": waiting.count(),
+                "action_checkbox_name": ACTION_CHECKBOX_NAME,
+                "action": "confirm_on_behalf",
+                "back_url": request.get_full_path(),
+            }
+            return TemplateResponse(
+                request, "admin/petition_widget/signature/confirm_on_behalf.html", context, status=200
+            )
+        reason = form.cleaned_data["reason"]
+        result = lifecycle.confirm_on_behalf(queryset, by=request.user.pk, reason=reason)
+        for signature in Signature.objects.filter(pk__in=result.ids):
+            self.log_change(request, signature, _("Confirmed on the signer's behalf: %(reason)s") % {"reason": reason})
+        self.message_user(request, *reports.confirmed_on_behalf(result))
 
     @admin.action(description=_("Resend confirmation"), permissions=["retry"])
     def resend_confirmation(self, request, queryset):
@@ -309,3 +437,9 @@ class SignatureAdmin(PrivateFieldsGuard, RecountSignaturesMixin, admin.ModelAdmi
     def dashboard_view(self, request):
         """The forwarding dashboard (see :mod:`.dashboard`)."""
         return dashboard.dashboard_view(self, request)
+
+
+def signature_heading(signature: Signature) -> str:
+    """Who signed what, for the signature's page: "Ada Lovelace on Plant trees on Elm Street"."""
+    who = signature.display_name or _("Signature #%(id)s (erased)") % {"id": signature.pk}
+    return _("%(signer)s on %(petition)s") % {"signer": who, "petition": signature.petition.title}
