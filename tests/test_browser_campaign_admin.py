@@ -22,7 +22,8 @@ from playwright.sync_api import Page, expect
 
 from petition_widget import lifecycle
 from petition_widget.models import ForwardAttempt, ForwardingState, Outcome, Petition, Signature, recount_signatures
-from tests.forwarding_support import CHANGEORG_ID, add_signatures
+from tests.factories import make_signatures
+from tests.forwarding_support import CHANGEORG_ID
 from tests.test_browser import browser_page
 from tests.test_browser_admin import PASSWORD, USERNAME, log_in, row_checkbox
 
@@ -55,7 +56,7 @@ def campaign(changeorg):
     User.objects.create_superuser(USERNAME, "admin@blog.example", PASSWORD)
     Petition.objects.filter(pk=changeorg.pk).update(title=TITLE, synced_at=timezone.now() - timedelta(minutes=20))
     now = timezone.now()
-    rows = add_signatures(changeorg, 24, prefix="campaign")
+    rows = make_signatures(changeorg, 24, prefix="campaign")
     for n, signature in enumerate(rows):
         day = now - timedelta(days=n % 12, hours=n)
         state = [ForwardingState.SENT, ForwardingState.SENT, ForwardingState.FAILED, ForwardingState.PENDING][n % 4]
@@ -74,7 +75,7 @@ def campaign(changeorg):
         ForwardAttempt.objects.create(
             signature=signature, started_at=now - timedelta(hours=n), duration_ms=120, outcome=outcome, http_status=200
         )
-    spam, waiting = add_signatures(changeorg, 2, prefix="review", first_name="Grace", last_name="Hopper")
+    spam, waiting = make_signatures(changeorg, 2, prefix="review", first_name="Grace", last_name="Hopper")
     lifecycle.mark_spam(Signature.objects.filter(pk=spam.pk))
     Signature.objects.filter(pk=waiting.pk).update(state=ForwardingState.UNCONFIRMED, confirmation_sent_at=now)
     recount_signatures()

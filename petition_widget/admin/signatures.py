@@ -215,7 +215,6 @@ class SignatureAdmin(PrivateFieldsGuard, RecountSignaturesMixin, admin.ModelAdmi
         "attempts",
         "short_error",
         "created_at",
-        "validated_upstream",
     )
     list_display_links = ("display_name",)
     list_filter = (
@@ -327,18 +326,21 @@ class SignatureAdmin(PrivateFieldsGuard, RecountSignaturesMixin, admin.ModelAdmi
 
     @admin.display(description=_("forwarding state"), ordering="state")
     def coloured_state(self, obj: Signature) -> str:
-        return state_badge(obj.state, obj.get_state_display())
+        """The state's badge; for a sent We the People signature also whether its signer validated it."""
+        badge = state_badge(obj.state, obj.get_state_display())
+        validation = self.validated_upstream(obj)
+        return format_html("{} {}", badge, validation) if validation else badge
 
     @admin.display(description=_("validated upstream"), ordering="upstream_validated_at")
     def validated_upstream(self, obj: Signature) -> str | None:
-        """We the People, once sent: validated (when), awaiting the signer's click, or overdue."""
+        """We the People, once sent: validated, awaiting the signer's click, or overdue (shown in the state column)."""
         if obj.petition.provider != Provider.WETHEPEOPLE or obj.state != ForwardingState.SENT:
             return None
         if obj.upstream_validated_at:
-            return format_html('<span data-validation="yes">{}</span>', _("yes"))
+            return format_html('<span class="pw-validation" data-validation="yes">{}</span>', _("validated"))
         if obj.validation_overdue_at:
-            return format_html('<span data-validation="overdue">{}</span>', _("overdue"))
-        return format_html('<span data-validation="awaiting">{}</span>', _("awaiting"))
+            return format_html('<span class="pw-validation" data-validation="overdue">{}</span>', _("overdue"))
+        return format_html('<span class="pw-validation" data-validation="awaiting">{}</span>', _("awaiting validation"))
 
     @admin.display(description=_("last error"))
     def short_error(self, obj: Signature) -> str | None:
