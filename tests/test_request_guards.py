@@ -18,6 +18,7 @@ from django.core.servers.basehttp import ThreadedWSGIServer, WSGIRequestHandler
 from django.test import Client
 from django.urls import reverse
 
+from petition_widget.api.parsers import MAX_JSON_DEPTH
 from petition_widget.models import Petition, Provider, Signature
 from petition_widget.petitions import callback_token
 from tests.factories import new_api_key
@@ -236,6 +237,31 @@ def test_deeply_nested_json_is_a_400_in_the_failure_shape_not_a_500(petition, bo
     assert response.status_code == 400
     assert response.json()["result"] == "failure"
     assert "nested too deeply" in response.json()["messages"][0]
+
+
+def nested_field(depth: int) -> str:
+    """A sign body whose first_name is arrays ``depth - 1`` deep, inside the body's object: ``depth`` in all."""
+    return '{"first_name": ' + "[" * (depth - 1) + "]" * (depth - 1) + "}"
+
+
+def test_json_one_level_deeper_than_the_limit_is_refused_whatever_python_parses(petition):
+    """Python 3.11's json gives up at a depth of about a thousand, 3.13's only past several thousand: the
+    limit is the project's own, the same on both."""
+    response = Client(raise_request_exception=False).post(
+        API_SIGNATURES, nested_field(MAX_JSON_DEPTH + 1), content_type="application/json"
+    )
+    assert response.status_code == 400
+    assert response.json()["result"] == "failure"
+    assert "nested too deeply" in response.json()["messages"][0]
+    assert not Signature.objects.exists()
+
+
+def test_json_nested_as_deep_as_the_limit_is_parsed_and_goes_on_to_the_key_check(petition):
+    response = Client(raise_request_exception=False).post(
+        API_SIGNATURES, nested_field(MAX_JSON_DEPTH), content_type="application/json"
+    )
+    assert response.status_code == 401  # no API key in the body: refused by the next check, not the parser
+    assert "nested too deeply" not in json.dumps(response.json())
 
 
 @pytest.mark.parametrize(
