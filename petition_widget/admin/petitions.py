@@ -20,6 +20,7 @@ from ..lifecycle import resume_petitions
 from ..models import ForwardingState, Petition, Provider
 from ..petitions import add_petition, request_auth_key, sync_petition
 from .display import signatures_url, state_badge
+from .embed_code import embed_code
 from .privacy import PrivateFieldsGuard
 
 
@@ -80,6 +81,7 @@ class PetitionAdmin(PrivateFieldsGuard, admin.ModelAdmin):
         "forwarding_paused_at",
         "forwarding_paused_reason",
         "signatures_by_state",
+        "embed_code",
     )
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     actions = ("sync_now", "request_new_auth_key", "resume_forwarding")
@@ -97,6 +99,7 @@ class PetitionAdmin(PrivateFieldsGuard, admin.ModelAdmin):
                 )
             },
         ),
+        (_("Embed on other sites"), {"fields": ("embed_origins", "embed_code")}),
         (_("Change.org authorization key"), {"fields": ("auth_key_status", "auth_key_source")}),
         (
             _("Forwarding"),
@@ -201,6 +204,10 @@ class PetitionAdmin(PrivateFieldsGuard, admin.ModelAdmin):
                 done += 1
         if done:
             self.message_user(request, done_message % {"count": done}, messages.SUCCESS)
+
+    @admin.display(description=_("embed code"))
+    def embed_code(self, obj: Petition) -> str:
+        return embed_code(obj) if obj.pk else "-"
 
     @admin.display(description=_("forwarding"))
     def forwarding(self, obj: Petition) -> str:
