@@ -166,6 +166,8 @@ def demo(args: list[str]) -> None:
     }
     manage = [str(PYTHON), "manage.py"]
     run(*manage, "migrate", "--noinput", env=env)
+    # WhiteNoise serves the static files (the embed script too) from STATIC_ROOT, DEBUG on or off.
+    run(*manage, "collectstatic", "--noinput", "--verbosity", "0", env=env)
     processes: list[subprocess.Popen] = []
     try:
         processes.append(

@@ -16,6 +16,7 @@ from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
 from .conf import app_settings
+from .embed import validate_embed_origins
 from .text import drop_ignorables, normalize_email_domain
 
 
@@ -67,6 +68,15 @@ class Petition(models.Model):
             "For sensitive petitions: a second signature with an address that already signed is answered "
             "exactly like a new one (with confirmation on, the address is e-mailed instead), so the form cannot "
             "tell anyone whether an address signed."
+        ),
+    )
+    embed_origins = models.TextField(
+        _("sites allowed to embed the form"),
+        blank=True,
+        validators=[validate_embed_origins],
+        help_text=_(
+            "One origin a line (https://blog.example, http://localhost:8080): only pages of these sites may show "
+            "the embedded form; none when empty. The petition's form page and the template tag are not affected."
         ),
     )
 

@@ -8,6 +8,7 @@ app_name = "petition_widget"
 
 urlpatterns = [
     path("petitions/<slug:slug>/", views.SignView.as_view(), name="sign"),
+    path("petitions/<slug:slug>/embed/", views.EmbedView.as_view(), name="embed"),
     path("petitions/confirm/<str:token>/", views.ConfirmView.as_view(), name="confirm"),
     path(
         "petitions/<slug:slug>/auth-key-callback/<str:token>/",

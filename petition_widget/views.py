@@ -12,9 +12,10 @@ from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
 from django.views import View
+from django.views.decorators.clickjacking import xframe_options_exempt
 from django.views.generic.base import TemplateResponseMixin
 
-from . import abuse, confirmation, signing
+from . import abuse, confirmation, embed, signing
 from .conf import app_settings
 from .forms import SignatureForm, form_class_for
 from .guards import Refusal, guard_request
@@ -160,6 +161,108 @@ class SignView(TemplateResponseMixin, View):
             if result.answered_as_new:
                 return HttpResponseRedirect(thanks_url(next_url or request.path, self.petition), status=303)
         return self.render_form(form, next_url=next_url, protection=protection.again(keep_token=True))
+
+
+# Parameters of the embed page's address that stay across its POST and redirect (the theme, the framing page).
+EMBED_PARAMS = (*embed.THEME_PARAMS, "parent")
+# Given to the templates instead of a CSRF token: the embed form carries none (see EmbedView).
+NO_CSRF_TOKEN = "NOTPROVIDED"
+
+
+@method_decorator(xframe_options_exempt, name="dispatch")
+@method_decorator(guard_request(csrf=False), name="dispatch")
+class EmbedView(TemplateResponseMixin, View):
+    """The widget alone, for an ``<iframe>`` on another site (``static/petition_widget/embed.js`` inserts it).
+
+    Inside the frame a plain form POST reloads the frame: with the errors, or (Post/Redirect/Get) with the
+    thank-you state. The frame may be third-party to the browser, whose cookies it may block there, so
+    neither Django's CSRF cookie nor a session is used; what replaces them (:mod:`petition_widget.embed`):
+
+    - ``Content-Security-Policy: frame-ancestors`` with the petition's ``embed_origins`` only (``'none'``
+      when empty), on every answer of this view, which is exempt from ``X-Frame-Options``;
+    - a POST must come from our own origin (the form in the frame), else 403 before its body is read;
+    - the signed single-use form token, the honeypot, the captcha and the rate limits, as on the form page.
+
+    The theme (colours, font, radius) comes from the address's parameters, validated by
+    :func:`petition_widget.embed.theme_from`; ``parent`` names the framing page's origin, which receives
+    the frame's height by ``postMessage`` if it is one of ``embed_origins``. A signed ``preview`` (the
+    admin's live preview) lets our own pages frame the page, its form disabled.
+    """
+
+    template_name = "petition_widget/embed.html"
+    http_method_names = ["get", "post", "head", "options"]
+
+    def dispatch(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        self.petition = get_object_or_404(Petition, slug=kwargs["slug"])
+        self.preview = request.method in ("GET", "HEAD") and embed.is_preview(
+            self.petition, request.GET.get("preview", "")
+        )
+        response = super().dispatch(request, *args, **kwargs)
+        response.headers["Content-Security-Policy"] = embed.frame_ancestors(self.petition, preview=self.preview)
+        # The same address serves every framing site and every theme: a shared cache must not mix them.
+        response.headers["Cache-Control"] = "private, no-store"
+        return response
+
+    def embed_path(self, **extra: str) -> str:
+        """This page's address with the embed parameters the request carried (and ``extra``)."""
+        query = [(k, v) for k, v in self.request.GET.items() if k in EMBED_PARAMS and v]
+        query += list(extra.items())
+        path = self.request.path
+        return f"{path}?{urlencode(query)}" if query else path
+
+    def render_embed(
+        self,
+        form: SignatureForm | None = None,
+        status: int = 200,
+        *,
+        protection: abuse.ProtectionForm | None = None,
+        refusal: abuse.Refusal | None = None,
+    ) -> HttpResponse:
+        context = widget_context(self.request, self.petition, form=form, protection=protection, refusal=refusal)
+        context.update(
+            form_action=self.embed_path(),
+            csrf_token=NO_CSRF_TOKEN,
+            theme=embed.theme_from(self.request.GET),
+            parent_origin=embed.parent_origin(self.petition, self.request.GET.get("parent", "")),
+            preview=self.preview,
+        )
+        response = self.render_to_response(context, status=status)
+        if refusal is not None and refusal.retry_after:
+            response.headers["Retry-After"] = str(refusal.retry_after)
+        return response
+
+    def get(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        return self.render_embed()
+
+    def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        origin_refusal = embed.post_origin_refusal(request)
+        if origin_refusal is not None:
+            logger.info("embed POST refused for petition %s: %s", self.petition.pk, origin_refusal.code)
+            return HttpResponse(origin_refusal.message, status=403, content_type="text/plain; charset=utf-8")
+        if not self.petition.accepts_signatures:
+            return self.render_embed(status=409)
+        form = form_class_for(self.petition)(request.POST, petition=self.petition)
+        protection = abuse.ProtectionForm(request.POST, petition=self.petition)
+        valid = form.is_valid()
+        refusal = protection.refusal()
+        if refusal is None and valid:
+            result = signing.sign(
+                self.petition, form.signature_data(), client=signing.Client.of(request), checks=protection
+            )
+            if result.answered_as_new:
+                logger.info("embedded form signed for petition %s", self.petition.pk)
+                # The thank-you address of the form page, without its anchor: it would scroll the host page.
+                thanks = urlsplit(thanks_url(self.embed_path(), self.petition))._replace(fragment="")
+                return HttpResponseRedirect(urlunsplit(thanks), status=303)
+            if result.status == signing.Status.REFUSED:
+                refusal = result.refusal
+            else:
+                form.add_error("email", form.duplicate_message)
+        if refusal is not None:
+            logger.info("embed POST refused for petition %s: %s", self.petition.pk, refusal.code)
+            again = protection.again(keep_token=False)
+            return self.render_embed(form, refusal.status, protection=again, refusal=refusal)
+        return self.render_embed(form, protection=protection.again(keep_token=True))
 
 
 @method_decorator(guard_request(csrf=True), name="dispatch")

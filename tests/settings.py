@@ -21,6 +21,9 @@ from example_project.settings import DATABASES, PETITION_WIDGET  # noqa: E402
 PETITION_WIDGET = {**PETITION_WIDGET, "API_KEY_LIMITS": {"browser": 0, "server": 0}}
 
 DEBUG = False
+# An empty STATIC_ROOT of the run's own: WhiteNoise serves the apps' static files through the finders and
+# would warn of a STATIC_ROOT that does not exist (the example site's default before any collectstatic).
+STATIC_ROOT = tempfile.mkdtemp(prefix="pw-static-")
 PASSWORD_HASHERS = ["django.contrib.auth.hashers.MD5PasswordHasher"]
 LOGGING = {"version": 1, "disable_existing_loggers": False}
 

@@ -28,6 +28,7 @@ from ..petitions import add_petition, request_auth_key, sync_petition
 from ..views import widget_context
 from . import charts
 from .display import signatures_url, state_badge
+from .embed_code import embed_code
 from .privacy import PrivateFieldsGuard
 
 
@@ -105,6 +106,7 @@ class PetitionAdmin(PrivateFieldsGuard, admin.ModelAdmin):
         # Dates from the platform, overwritten at each sync.
         "upstream_created_at",
         "end_at",
+        "embed_code",
     )
     formfield_overrides = {models.URLField: {"assume_scheme": "https"}}
     actions = ("sync_now", "request_new_auth_key", "resume_forwarding")
@@ -122,6 +124,7 @@ class PetitionAdmin(PrivateFieldsGuard, admin.ModelAdmin):
                 )
             },
         ),
+        (_("Embed on other sites"), {"fields": ("embed_origins", "embed_code")}),
         (_("Change.org authorization key"), {"fields": ("auth_key_status", "auth_key_source")}),
         (
             _("Forwarding"),
@@ -256,6 +259,10 @@ class PetitionAdmin(PrivateFieldsGuard, admin.ModelAdmin):
     @admin.display(description=_("form open"), boolean=True, ordering="accepts_signatures")
     def form_open(self, obj: Petition) -> bool:
         return obj.accepts_signatures
+
+    @admin.display(description=_("embed code"))
+    def embed_code(self, obj: Petition) -> str:
+        return embed_code(obj) if obj.pk else "-"
 
     @admin.display(description=_("forwarding"), ordering="forwarding_paused_at")
     def forwarding(self, obj: Petition) -> str:

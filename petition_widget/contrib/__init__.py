@@ -1,0 +1,1 @@
+"""Integrations with other Django projects, each an optional app of its own."""
