@@ -14,10 +14,11 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from .behaviour import validate_faults, validate_wethepeople
 from .changeorg import AUTH_KEY_NOT_GRANTED, isoformat
 from .faults import state_of
-from .seed import PROVIDERS, EmulatedPetition, ReceivedSignature
-from .state import AuthKey, EmulatorState, validate_faults, validate_wethepeople
+from .seed import PROVIDERS, AuthKey, EmulatedPetition, ReceivedSignature
+from .state import EmulatorState
 
 logger = logging.getLogger(__name__)
 
