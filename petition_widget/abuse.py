@@ -52,7 +52,8 @@ from .conf import DEFAULTS, app_settings
 from .ratelimit import RateLimiter, Slot
 
 if TYPE_CHECKING:
-    from .models import ApiKey, Petition
+    from .api_keys import ApiKey
+    from .models import Petition
 
 logger = logging.getLogger(__name__)
 

@@ -30,14 +30,16 @@ from typing import TYPE_CHECKING, Any, Protocol
 from django.db import IntegrityError, router, transaction
 
 from . import abuse
+from .api_keys import ApiKeyKind
 from .confirmation import send_already_signed, send_confirmation
 from .forwarding.wake import on_signature_stored
-from .models import ApiKeyKind, ForwardingState, Signature, count_new_signature, inserts_unless_duplicate
+from .models import ForwardingState, Signature, count_new_signature, inserts_unless_duplicate
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
-    from .models import ApiKey, Petition
+    from .api_keys import ApiKey
+    from .models import Petition
 
 
 @dataclass(frozen=True)

@@ -8,7 +8,8 @@ import pytest
 from django.core import mail
 
 from petition_widget import abuse
-from petition_widget.models import ApiKey, ApiKeyKind, Signature
+from petition_widget.api_keys import ApiKey, ApiKeyKind
+from petition_widget.models import Signature
 from tests.factories import new_api_key
 
 API = "/api/v1/petitions/48503/signatures"

@@ -13,7 +13,8 @@ from django.db import DatabaseError, connection
 from django.test.utils import CaptureQueriesContext
 
 from petition_widget import abuse, signing
-from petition_widget.models import ApiKey, ApiKeyKind, ForwardingState, Petition, Signature
+from petition_widget.api_keys import ApiKey, ApiKeyKind
+from petition_widget.models import ForwardingState, Petition, Signature
 
 IP_HASH = "a" * 64
 CLIENT = signing.Client(ip_hash=IP_HASH)
