@@ -239,7 +239,7 @@ class Signature(models.Model):
         ),
     )
 
-    # A keyed hash of the client address (abuse.hash_ip): tells signatures from one address apart without
+    # A keyed hash of the client address (clients.hash_ip): tells signatures from one address apart without
     # keeping the address.
     ip_hash = models.CharField(_("client address hash"), max_length=64, blank=True, editable=False)
     confirmation_sent_at = models.DateTimeField(_("confirmation e-mailed"), null=True, blank=True, editable=False)
