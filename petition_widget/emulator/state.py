@@ -284,15 +284,8 @@ class EmulatorState:
             slug = base_slug
             if normalize_petition_url(petition_url(provider, slug)) in taken:
                 slug = f"{base_slug}-{petition_id}"
-            petition = EmulatedPetition(
-                provider=provider,
-                id=petition_id,
-                title=title,
-                slug=slug,
-                status=status,
-                goal=goal,
-                created_at=datetime.now(UTC).replace(microsecond=0),
-            )
+            created_at = datetime.now(UTC).replace(microsecond=0)
+            petition = EmulatedPetition(provider, petition_id, title, slug, status, goal, created_at=created_at)
             self._memory.petitions[petition_id] = petition
         logger.info("Emulator created %s petition %s", provider, petition_id)
         return copy.deepcopy(petition)
