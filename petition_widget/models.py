@@ -163,6 +163,11 @@ COUNTED = ~Q(state__in=UNCOUNTED_STATES)
 PUBLIC = COUNTED & Q(hidden=False)
 
 
+def _recorded_at(verbose_name: str, help_text: str = "") -> models.DateTimeField:
+    """When something happened to a signature: optional, written by the app alone (not editable in forms)."""
+    return models.DateTimeField(verbose_name, null=True, blank=True, editable=False, help_text=help_text)
+
+
 class SignatureQuerySet(models.QuerySet):
     """Queries over signatures that know which of them count and which are shown."""
 
@@ -214,12 +219,9 @@ class Signature(models.Model):
     # We the People counts a signature only once its signer follows the validation e-mail it sends; the
     # validation poll (forwarding.validations) records when it first found the signature counted, and flags
     # one that is still not counted VALIDATION_OVERDUE_HOURS after it was sent. Never retried either way.
-    upstream_validated_at = models.DateTimeField(
+    upstream_validated_at = _recorded_at(
         _("validated upstream"),
-        null=True,
-        blank=True,
-        editable=False,
-        help_text=_("We the People: when a poll of its validations first found this signature counted."),
+        _("We the People: when a poll of its validations first found this signature counted."),
     )
     upstream_signature_id = models.CharField(
         _("upstream signature id"),
@@ -228,12 +230,9 @@ class Signature(models.Model):
         editable=False,
         help_text=_("We the People: the signature's id in its validation record."),
     )
-    validation_overdue_at = models.DateTimeField(
+    validation_overdue_at = _recorded_at(
         _("validation overdue"),
-        null=True,
-        blank=True,
-        editable=False,
-        help_text=_(
+        _(
             "We the People: when it was flagged as still not validated by its signer, VALIDATION_OVERDUE_HOURS "
             "after it was sent. It is not sent again: a second post would not help."
         ),
@@ -242,15 +241,9 @@ class Signature(models.Model):
     # A keyed hash of the client address (clients.hash_ip): tells signatures from one address apart without
     # keeping the address.
     ip_hash = models.CharField(_("client address hash"), max_length=64, blank=True, editable=False)
-    confirmation_sent_at = models.DateTimeField(_("confirmation e-mailed"), null=True, blank=True, editable=False)
-    confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True, editable=False)
-    erased_at = models.DateTimeField(
-        _("contact details erased"),
-        null=True,
-        blank=True,
-        editable=False,
-        help_text=_("By purge_signatures or an admin."),
-    )
+    confirmation_sent_at = _recorded_at(_("confirmation e-mailed"))
+    confirmed_at = _recorded_at(_("confirmed"))
+    erased_at = _recorded_at(_("contact details erased"), _("By purge_signatures or an admin."))
 
     objects = SignatureQuerySet.as_manager()
 
