@@ -817,7 +817,7 @@ PROFILE_STEPS = (
     ("abuse checks: ProtectionForm.__init__", 2, "petition_widget.abuse:ProtectionForm.__init__"),
     ("abuse checks: ProtectionForm.refusal (honeypot, token)", 2, "petition_widget.abuse:ProtectionForm.refusal"),
     ("check_form_token (the token's HMAC)", 3, "petition_widget.abuse:check_form_token"),
-    ("abuse checks: client_hash (the address's HMAC)", 2, "petition_widget.abuse:client_hash"),
+    ("abuse checks: client_hash (the address's HMAC)", 2, "petition_widget.clients:client_hash"),
     ("abuse checks: RateLimiter.take (cache, both limits)", 2, "petition_widget.ratelimit:RateLimiter.take"),
     ("signing.sign", 2, "petition_widget.signing:sign"),
     ("count_new_signature (counter UPDATE)", 3, "petition_widget.models:count_new_signature"),

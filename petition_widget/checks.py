@@ -67,17 +67,22 @@ def check_declared_settings() -> tuple[list, set[str]]:
     return errors, invalid
 
 
+def _in_clear(url: str) -> bool:
+    """Whether ``url`` is plain http to a host other than this machine, with ``DEBUG`` off."""
+    return (
+        is_http_url(url)
+        and urlsplit(url).scheme == "http"
+        and urlsplit(url).hostname not in LOOPBACK_HOSTS
+        and not settings.DEBUG
+    )
+
+
 def check_credentials() -> list:
     """Upstream URLs against ``DEBUG``, and what Change.org's credentials need beside them."""
     errors: list = []
     for key in URL_KEYS:
         url = getattr(app_settings, key)
-        if (
-            is_http_url(url)
-            and urlsplit(url).scheme == "http"
-            and urlsplit(url).hostname not in LOOPBACK_HOSTS
-            and not settings.DEBUG
-        ):
+        if _in_clear(url):
             errors.append(
                 Error(
                     f"{SETTING_NAME}['{key}'] uses plain http with DEBUG off; API keys would cross the network "
@@ -125,13 +130,7 @@ def check_credentials() -> list:
             )
         )
 
-    site_url = app_settings.SITE_URL
-    if (
-        is_http_url(site_url)
-        and urlsplit(site_url).scheme == "http"
-        and urlsplit(site_url).hostname not in LOOPBACK_HOSTS
-        and not settings.DEBUG
-    ):
+    if _in_clear(app_settings.SITE_URL):
         errors.append(
             Warning(
                 f"{SETTING_NAME}['SITE_URL'] uses plain http with DEBUG off: confirmation links and the form page "

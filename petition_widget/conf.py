@@ -230,7 +230,7 @@ SETTINGS: tuple[Setting, ...] = (
         "Largest body the form page, the confirmation POST, the API's POST and the auth-key callback accept; a "
         "larger one gets 413 before anything reads it (a chunked one 411)."
     )),
-    Setting("API_NAME_DISPLAY", "full", one_of("petition_widget.models.NameDisplay"), "E009", (
+    Setting("API_NAME_DISPLAY", "full", one_of("petition_widget.names.NameDisplay"), "E009", (
         'How the public API shows signers\' names: `"full"` ("Ada Lovelace", as Change.org did), '
         '`"first_initial"` ("Ada L.") or `"initials"` ("A. L.").'
     )),
@@ -309,7 +309,7 @@ SETTINGS: tuple[Setting, ...] = (
         '`"django_altcha.AltchaField"` after `pip install "django-petition-widget[captcha]"`; empty = no captcha.'
     )),
     Setting("API_KEY_LIMITS", {"browser": 1000, "server": 10000}, counts_by(
-        "petition_widget.models.ApiKeyKind", of="key kind", unit="signatures an hour"
+        "petition_widget.api_keys.ApiKeyKind", of="key kind", unit="signatures an hour"
     ), "E021", (
         "Signatures one public API key may store in an hour, by the key's kind; `0` = no limit, a kind left out "
         "keeps its default. A browser key is also held to `SIGN_LIMIT_PER_IP` and `SIGN_LIMIT_PER_PETITION` (on "

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import unicodedata
+from collections.abc import Callable
 
 import phonenumbers
 from django import forms
@@ -143,6 +144,19 @@ def _attrs(autocomplete: str, **extra) -> dict:
     return {"autocomplete": autocomplete, **extra}
 
 
+def _address_line(
+    label: str, max_length: int, validator: Callable[[str], None], autocomplete: str, *, required: bool = True
+) -> CleanCharField:
+    """A one-line part of the signer's address, checked by ``validator``; ``autocomplete`` names it for browsers."""
+    return CleanCharField(
+        label=label,
+        max_length=max_length,
+        required=required,
+        validators=[validator],
+        widget=forms.TextInput(_attrs(autocomplete)),
+    )
+
+
 class SignatureForm(forms.Form):
     """Fields shared by every provider's form; subclasses add the rest of their upstream POST.
 
@@ -175,29 +189,10 @@ class SignatureForm(forms.Form):
 class ChangeorgSignatureForm(SignatureForm):
     """Change.org ``POST petitions/:id/signatures``: required and optional exactly as upstream."""
 
-    address = CleanCharField(
-        label=_("Address"),
-        max_length=200,
-        required=False,
-        validators=[validate_no_markup],
-        widget=forms.TextInput(_attrs("street-address")),
-    )
-    city = CleanCharField(
-        label=_("City"), max_length=100, validators=[validate_city], widget=forms.TextInput(_attrs("address-level2"))
-    )
-    state_province = CleanCharField(
-        label=_("State or province"),
-        max_length=64,
-        required=False,
-        validators=[validate_region],
-        widget=forms.TextInput(_attrs("address-level1")),
-    )
-    postal_code = CleanCharField(
-        label=_("Postal code"),
-        max_length=16,
-        validators=[validate_postal_code],
-        widget=forms.TextInput(_attrs("postal-code")),
-    )
+    address = _address_line(_("Address"), 200, validate_no_markup, "street-address", required=False)
+    city = _address_line(_("City"), 100, validate_city, "address-level2")
+    state_province = _address_line(_("State or province"), 64, validate_region, "address-level1", required=False)
+    postal_code = _address_line(_("Postal code"), 16, validate_postal_code, "postal-code")
     country_code = CountryCodeField(label=_("Country"), widget=forms.Select(_attrs("country")))
     phone = CleanCharField(
         label=_("Mobile phone"), max_length=32, required=False, widget=forms.TextInput(_attrs("tel", type="tel"))

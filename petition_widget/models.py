@@ -2,12 +2,6 @@
 
 from __future__ import annotations
 
-import hashlib
-import secrets
-import unicodedata
-from urllib.parse import urlsplit
-
-from django.core.exceptions import ValidationError
 from django.db import connections, models
 from django.db.models import Count, OuterRef, Q, Subquery
 from django.db.models.functions import Coalesce
@@ -15,7 +9,8 @@ from django.urls import reverse
 from django.utils.translation import gettext_lazy as _
 from django_countries import countries
 
-from .conf import app_settings
+# ApiKey is a model of this app defined beside its helpers: imported here, Django registers it with the others.
+from .api_keys import ApiKey  # noqa: F401
 from .embed import validate_embed_origins
 from .text import drop_ignorables, normalize_email_domain
 
@@ -178,6 +173,11 @@ COUNTED = ~Q(state__in=UNCOUNTED_STATES)
 PUBLIC = COUNTED & Q(hidden=False)
 
 
+def _recorded_at(verbose_name: str, help_text: str = "") -> models.DateTimeField:
+    """When something happened to a signature: optional, written by the app alone (not editable in forms)."""
+    return models.DateTimeField(verbose_name, null=True, blank=True, editable=False, help_text=help_text)
+
+
 class SignatureQuerySet(models.QuerySet):
     """Queries over signatures that know which of them count and which are shown."""
 
@@ -237,12 +237,9 @@ class Signature(models.Model):
     # We the People counts a signature only once its signer follows the validation e-mail it sends; the
     # validation poll (forwarding.validations) records when it first found the signature counted, and flags
     # one that is still not counted VALIDATION_OVERDUE_HOURS after it was sent. Never retried either way.
-    upstream_validated_at = models.DateTimeField(
+    upstream_validated_at = _recorded_at(
         _("validated upstream"),
-        null=True,
-        blank=True,
-        editable=False,
-        help_text=_("We the People: when a poll of its validations first found this signature counted."),
+        _("We the People: when a poll of its validations first found this signature counted."),
     )
     upstream_signature_id = models.CharField(
         _("upstream signature id"),
@@ -251,29 +248,20 @@ class Signature(models.Model):
         editable=False,
         help_text=_("We the People: the signature's id in its validation record."),
     )
-    validation_overdue_at = models.DateTimeField(
+    validation_overdue_at = _recorded_at(
         _("validation overdue"),
-        null=True,
-        blank=True,
-        editable=False,
-        help_text=_(
+        _(
             "We the People: when it was flagged as still not validated by its signer, VALIDATION_OVERDUE_HOURS "
             "after it was sent. It is not sent again: a second post would not help."
         ),
     )
 
-    # A keyed hash of the client address (abuse.hash_ip): tells signatures from one address apart without
+    # A keyed hash of the client address (clients.hash_ip): tells signatures from one address apart without
     # keeping the address.
     ip_hash = models.CharField(_("client address hash"), max_length=64, blank=True, editable=False)
-    confirmation_sent_at = models.DateTimeField(_("confirmation e-mailed"), null=True, blank=True, editable=False)
-    confirmed_at = models.DateTimeField(_("confirmed"), null=True, blank=True, editable=False)
-    erased_at = models.DateTimeField(
-        _("contact details erased"),
-        null=True,
-        blank=True,
-        editable=False,
-        help_text=_("By purge_signatures or an admin."),
-    )
+    confirmation_sent_at = _recorded_at(_("confirmation e-mailed"))
+    confirmed_at = _recorded_at(_("confirmed"))
+    erased_at = _recorded_at(_("contact details erased"), _("By purge_signatures or an admin."))
 
     objects = SignatureQuerySet.as_manager()
 
@@ -421,144 +409,6 @@ def recount_signatures(petitions: models.QuerySet | list | None = None) -> int:
         local_signature_count=count(Signature.objects.counted()),
         public_signature_count=count(Signature.objects.public()),
     )
-
-
-class NameDisplay(models.TextChoices):
-    """How the public API shows a signer's name (setting ``API_NAME_DISPLAY``)."""
-
-    FULL = "full", _("Full name")  # "Ada Lovelace", as Change.org listed it
-    FIRST_INITIAL = "first_initial", _("First name and initial")  # "Ada L."
-    INITIALS = "initials", _("Initials")  # "A. L."
-
-
-def _initial(name: str) -> str:
-    """The first letter of `name` with its combining marks, followed by a full stop ("" for no name)."""
-    name = name.strip()
-    if not name:
-        return ""
-    end = 1
-    while end < len(name) and unicodedata.category(name[end]).startswith("M"):
-        end += 1
-    return name[:end].upper() + "."
-
-
-def public_display_name(first_name: str, last_name: str, style: str | None = None) -> str:
-    """A signer's name as the public API shows it; `style` defaults to the ``API_NAME_DISPLAY`` setting."""
-    style = style or app_settings.API_NAME_DISPLAY
-    first_name, last_name = first_name.strip(), last_name.strip()
-    if style == NameDisplay.INITIALS:
-        parts = [_initial(first_name), _initial(last_name)]
-    elif style == NameDisplay.FIRST_INITIAL:
-        parts = [first_name, _initial(last_name)]
-    else:
-        parts = [first_name, last_name]
-    return " ".join(part for part in parts if part)
-
-
-API_KEY_PREFIX_LENGTH = 8
-
-
-def _is_origin(value: str) -> bool:
-    parts = urlsplit(value)
-    return (
-        parts.scheme in ("http", "https")
-        and bool(parts.hostname)
-        and not parts.path
-        and not parts.query
-        and not parts.fragment
-        and "@" not in parts.netloc
-    )
-
-
-def hash_api_key(key: str) -> str:
-    """The stored form of an API key. Keys are long random tokens, so one SHA-256 is enough to protect them."""
-    return hashlib.sha256(key.encode()).hexdigest()
-
-
-class ApiKeyKind(models.TextChoices):
-    """What an API key is for; it decides where the key may be used from and how much it may post."""
-
-    BROWSER = "browser", _("Browser key (public: used by web pages on its origins)")
-    SERVER = "server", _("Server key (secret: used by a partner's server)")
-
-
-class ApiKey(models.Model):
-    """A key with which one site's JavaScript, or one partner, may post signatures through the public API.
-
-    Only a hash of the key is stored; the key itself is shown once, when it is created.
-    """
-
-    name = models.CharField(_("name"), max_length=100, help_text=_("Who uses this key, e.g. “blog widget”."))
-    kind = models.CharField(
-        _("kind"),
-        max_length=16,
-        choices=ApiKeyKind.choices,
-        default=ApiKeyKind.BROWSER,
-        help_text=_(
-            "A browser key sits in a public page: it works only from its allowed origins, under the signing "
-            "form's limits. A server key must stay secret: it is refused from browsers and has a higher limit."
-        ),
-    )
-    key_hash = models.CharField(_("key hash"), max_length=64, unique=True, editable=False)
-    prefix = models.CharField(
-        _("key prefix"), max_length=API_KEY_PREFIX_LENGTH, editable=False, help_text=_("Tells keys apart.")
-    )
-    allowed_origins = models.TextField(
-        _("allowed origins"),
-        blank=True,
-        help_text=_(
-            "Web pages on these origins may call the API with this key from a browser (CORS), one a line, "
-            "e.g. https://blog.example; “*” allows any. Requests without an Origin header (servers) are not "
-            "affected."
-        ),
-    )
-    active = models.BooleanField(_("active"), default=True)
-    created_at = models.DateTimeField(_("created"), auto_now_add=True)
-    last_used_at = models.DateTimeField(_("last used"), null=True, blank=True, editable=False)
-
-    class Meta:
-        verbose_name = _("API key")
-        verbose_name_plural = _("API keys")
-        ordering = ["name"]
-
-    def __str__(self) -> str:
-        return f"{self.name} ({self.prefix}…)"
-
-    @classmethod
-    def generate(cls) -> str:
-        """A new random key (not stored: pass it to :meth:`set_key`)."""
-        return secrets.token_urlsafe(30)
-
-    def set_key(self, key: str) -> None:
-        self.key_hash = hash_api_key(key)
-        self.prefix = key[:API_KEY_PREFIX_LENGTH]
-
-    def clean(self) -> None:
-        """Well-formed origins; at least one for a browser key, none for a server key (refused from browsers)."""
-        bad = [origin for origin in self.origins if origin != "*" and not _is_origin(origin)]
-        if bad:
-            raise ValidationError(
-                {
-                    "allowed_origins": _("Not an origin (scheme://host[:port], nothing after it): %(bad)s")
-                    % {"bad": ", ".join(bad)}
-                }
-            )
-        if self.kind == ApiKeyKind.BROWSER and not self.origins:
-            raise ValidationError(
-                {"allowed_origins": _("A browser key needs at least one origin: the web pages that may use it.")}
-            )
-        if self.kind == ApiKeyKind.SERVER and self.origins:
-            raise ValidationError(
-                {"allowed_origins": _("A server key is refused from browsers: leave the allowed origins empty.")}
-            )
-
-    @property
-    def origins(self) -> list[str]:
-        return [line.strip().rstrip("/") for line in self.allowed_origins.splitlines() if line.strip()]
-
-    def allows_origin(self, origin: str) -> bool:
-        origins = self.origins
-        return "*" in origins or origin.rstrip("/") in origins
 
 
 class Outcome(models.TextChoices):

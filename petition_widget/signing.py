@@ -29,22 +29,24 @@ from typing import TYPE_CHECKING, Any, Protocol
 
 from django.db import IntegrityError, router, transaction
 
-from . import abuse
+from . import abuse, clients
+from .api_keys import ApiKeyKind
 from .confirmation import send_already_signed, send_confirmation
 from .forwarding.wake import on_signature_stored
-from .models import ApiKeyKind, ForwardingState, Signature, count_new_signature, inserts_unless_duplicate
+from .models import ForwardingState, Signature, count_new_signature, inserts_unless_duplicate
 
 if TYPE_CHECKING:
     from django.http import HttpRequest
 
-    from .models import ApiKey, Petition
+    from .api_keys import ApiKey
+    from .models import Petition
 
 
 @dataclass(frozen=True)
 class Client:
     """Who posts a signature, as the limits see it.
 
-    ``ip_hash`` is the keyed hash of the client's address (:func:`petition_widget.abuse.client_hash`),
+    ``ip_hash`` is the keyed hash of the client's address (:func:`petition_widget.clients.client_hash`),
     stored with the signature and held to the per-address limit; ``""`` when the client is not (a server
     posting for many signers). ``api_key`` is the public API key the signature came with, held to its own
     hourly limit, or ``None`` on the site's own form.
@@ -65,7 +67,7 @@ class Client:
         """
         if api_key is not None and api_key.kind != ApiKeyKind.BROWSER:
             return cls(ip_hash="", api_key=api_key)
-        return cls(ip_hash=abuse.client_hash(request), api_key=api_key)
+        return cls(ip_hash=clients.client_hash(request), api_key=api_key)
 
 
 class Checks(Protocol):

@@ -4,7 +4,8 @@ import pytest
 from django.contrib.auth.models import Group, User
 from django.test import Client
 
-from petition_widget.models import ApiKeyKind, Provider
+from petition_widget.api_keys import ApiKeyKind
+from petition_widget.models import Provider
 from tests.factories import SIGNER, make_api_key, make_petition
 
 pytest_plugins = ["tests.fixtures_emulator", "tests.forwarding_support"]

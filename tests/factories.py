@@ -13,7 +13,8 @@ from django.http import HttpResponse
 from django.test import Client
 from django.urls import reverse
 
-from petition_widget.models import ApiKey, Petition, Provider, Signature
+from petition_widget.api_keys import ApiKey
+from petition_widget.models import Petition, Provider, Signature
 
 # The petition of the `petition` fixture: Change.org's "Save the bees", open.
 PETITION = {

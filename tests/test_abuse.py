@@ -20,7 +20,7 @@ from django.template import Context, Template
 from django.test import Client, RequestFactory
 
 import petition_widget
-from petition_widget import abuse
+from petition_widget import abuse, clients
 from petition_widget.models import Signature
 from tests.factories import new_api_key, post_signature, sign_url
 
@@ -312,7 +312,7 @@ def test_one_token_posted_from_two_threads_at_once_stores_one_signature(petition
 
 
 def ip_count(address):
-    return abuse.ip_limiter().count(abuse.ip_key(abuse.hash_ip(address)))
+    return abuse.ip_limiter().count(abuse.ip_key(clients.hash_ip(address)))
 
 
 def petition_count(petition):
@@ -341,7 +341,7 @@ def test_without_trusted_proxies_a_spoofed_forwarded_for_is_ignored(client, peti
         assert post(client, petition, with_email(changeorg_data, n), forwarded=f"198.51.100.{n}").status_code == 303
     response = post(client, petition, with_email(changeorg_data, 3), forwarded="198.51.100.3")
     assert response.status_code == 429
-    assert set(Signature.objects.values_list("ip_hash", flat=True)) == {abuse.hash_ip(ADDRESS)}
+    assert set(Signature.objects.values_list("ip_hash", flat=True)) == {clients.hash_ip(ADDRESS)}
 
 
 def test_behind_one_proxy_the_right_most_forwarded_address_counts(client, petition, configure, changeorg_data):
@@ -357,7 +357,7 @@ def test_behind_one_proxy_the_right_most_forwarded_address_counts(client, petiti
     other = post(client, petition, with_email(changeorg_data, 4), address=PROXY, forwarded=f"{client_ip}, 198.51.100.8")
     assert other.status_code == 303
     hashes = list(Signature.objects.order_by("pk").values_list("ip_hash", flat=True))
-    assert hashes == [abuse.hash_ip(client_ip)] * 2 + [abuse.hash_ip("198.51.100.8")]
+    assert hashes == [clients.hash_ip(client_ip)] * 2 + [clients.hash_ip("198.51.100.8")]
     assert ip_count(PROXY) == 0
 
 
@@ -385,8 +385,8 @@ def test_behind_two_proxies_the_second_from_the_right_counts(client, petition, c
     )
     assert other.status_code == 303
     assert list(Signature.objects.order_by("pk").values_list("ip_hash", flat=True)) == [
-        abuse.hash_ip(client_ip),
-        abuse.hash_ip("198.51.100.21"),
+        clients.hash_ip(client_ip),
+        clients.hash_ip("198.51.100.21"),
     ]
 
 
@@ -413,12 +413,12 @@ def test_client_address(rf, configure, proxies, forwarded, expected):
     headers = {"REMOTE_ADDR": ADDRESS}
     if forwarded is not None:
         headers["HTTP_X_FORWARDED_FOR"] = forwarded
-    assert abuse.client_address(rf.post("/", **headers)) == expected
+    assert clients.client_address(rf.post("/", **headers)) == expected
 
 
 def test_client_address_without_a_usable_remote_addr(rf, configure):
-    assert abuse.client_address(rf.post("/", REMOTE_ADDR="")) is None
-    assert abuse.client_hash(rf.post("/", REMOTE_ADDR="not-an-address")) == ""
+    assert clients.client_address(rf.post("/", REMOTE_ADDR="")) is None
+    assert clients.client_hash(rf.post("/", REMOTE_ADDR="not-an-address")) == ""
 
 
 def test_per_petition_limit(client, petition, wtp_petition, configure, changeorg_data, wtp_data):
@@ -497,7 +497,7 @@ def test_the_signature_stores_a_keyed_hash_never_the_address(client, petition, c
     assert len(rows) == 2
     first, other = rows
     assert re.fullmatch(r"[0-9a-f]{64}", first.ip_hash)
-    assert first.ip_hash == abuse.hash_ip(ADDRESS) != other.ip_hash == abuse.hash_ip(OTHER_ADDRESS)
+    assert first.ip_hash == clients.hash_ip(ADDRESS) != other.ip_hash == clients.hash_ip(OTHER_ADDRESS)
     for row in rows:
         values = [str(getattr(row, f.attname)) for f in row._meta.concrete_fields]
         assert not any(ADDRESS in v or OTHER_ADDRESS in v for v in values)
@@ -506,18 +506,18 @@ def test_the_signature_stores_a_keyed_hash_never_the_address(client, petition, c
 
 
 def test_the_hash_is_keyed(configure, settings):
-    default = abuse.hash_ip(ADDRESS)
-    assert default == abuse.hash_ip(ADDRESS)
+    default = clients.hash_ip(ADDRESS)
+    assert default == clients.hash_ip(ADDRESS)
     settings.SECRET_KEY = "another-secret-key-for-this-test-only"
-    derived_from_other_secret = abuse.hash_ip(ADDRESS)
+    derived_from_other_secret = clients.hash_ip(ADDRESS)
     assert derived_from_other_secret != default
     configure(IP_HASH_KEY="a-key-of-its-own")
-    assert abuse.hash_ip(ADDRESS) not in (default, derived_from_other_secret)
+    assert clients.hash_ip(ADDRESS) not in (default, derived_from_other_secret)
 
 
 def test_an_ipv6_client_counts_as_its_64_network(configure):
-    assert abuse.hash_ip("2001:db8:1:2::1") == abuse.hash_ip("2001:db8:1:2:ffff::9")
-    assert abuse.hash_ip("2001:db8:1:2::1") != abuse.hash_ip("2001:db8:1:3::1")
+    assert clients.hash_ip("2001:db8:1:2::1") == clients.hash_ip("2001:db8:1:2:ffff::9")
+    assert clients.hash_ip("2001:db8:1:2::1") != clients.hash_ip("2001:db8:1:3::1")
 
 
 # --- captcha ---------------------------------------------------------------------------------------

@@ -17,8 +17,8 @@ from django.test import Client
 from django.utils import timezone
 from django.utils.html import escape
 
-from petition_widget.abuse import hash_ip
 from petition_widget.admin import CONTACT_DETAIL_FIELDS, lookup_touches
+from petition_widget.clients import hash_ip
 from petition_widget.models import ForwardAttempt, ForwardingState, Outcome, Petition, Signature
 from tests.test_admin_review import DASHBOARD, PETITIONS, SIGNATURES, listed, make
 

@@ -9,17 +9,10 @@ import pytest
 from django.core.checks import Error
 
 from petition_widget.api.serializers import PETITION_FIELDS
+from petition_widget.api_keys import ApiKey, hash_api_key
 from petition_widget.checks import check_settings
-from petition_widget.models import (
-    ApiKey,
-    ForwardingState,
-    Petition,
-    Provider,
-    Signature,
-    hash_api_key,
-    public_display_name,
-    recount_signatures,
-)
+from petition_widget.models import ForwardingState, Petition, Provider, Signature, recount_signatures
+from petition_widget.names import public_display_name
 from tests.factories import make_signatures, new_api_key, post_api_signature
 
 API = "/api/v1/petitions"

@@ -7,8 +7,9 @@ local-memory cache of each test's own (the suite turns the limits off, tests/set
 import pytest
 from django.core import mail
 
-from petition_widget import abuse
-from petition_widget.models import ApiKey, ApiKeyKind, Signature
+from petition_widget import abuse, clients
+from petition_widget.api_keys import ApiKey, ApiKeyKind
+from petition_widget.models import Signature
 from tests.factories import new_api_key
 
 API = "/api/v1/petitions/48503/signatures"
@@ -185,7 +186,7 @@ def test_a_server_key_is_held_to_its_own_limit_not_the_per_address_one(
     assert statuses == [202] * 5
     assert_rate_limited(api_sign(client, server_key, changeorg_data, 5))
     assert Signature.objects.count() == 5
-    assert abuse.ip_limiter().count(abuse.ip_key(abuse.hash_ip(ADDRESS))) == 0
+    assert abuse.ip_limiter().count(abuse.ip_key(clients.hash_ip(ADDRESS))) == 0
 
 
 def test_a_server_key_is_held_to_the_per_petition_limit(client, petition, server_key, changeorg_data, limits):

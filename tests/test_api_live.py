@@ -25,7 +25,8 @@ from schemathesis.specs.openapi.checks import (
     status_code_conformance,
 )
 
-from petition_widget.models import ApiKeyKind, Petition, Provider, Signature, recount_signatures
+from petition_widget.api_keys import ApiKeyKind
+from petition_widget.models import Petition, Provider, Signature, recount_signatures
 from tests.factories import new_api_key
 
 # Hypothesis would keep a cache in .hypothesis/ of the working tree; the runs here need none.

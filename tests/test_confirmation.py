@@ -16,7 +16,8 @@ from django.urls import reverse
 from django.utils import timezone
 
 from petition_widget import confirmation
-from petition_widget.models import ApiKeyKind, ForwardingState, Petition, Signature
+from petition_widget.api_keys import ApiKeyKind
+from petition_widget.models import ForwardingState, Petition, Signature
 from tests.factories import new_api_key, post_signature
 from tests.forwarding_support import CHANGEORG_ID, SITE_URL, counters
 

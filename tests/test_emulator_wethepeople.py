@@ -10,7 +10,8 @@ import pytest
 import requests
 from django.core.management import CommandError, call_command
 
-from petition_widget.emulator.state import EmulatorState, never_validates
+from petition_widget.emulator.behaviour import never_validates
+from petition_widget.emulator.state import EmulatorState
 
 WTP_OPEN, WTP_CLOSED = "2001", "2002"
 BASE_COUNT = 12  # signatures the seeded petition 2001 counted before the emulator started

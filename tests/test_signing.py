@@ -12,8 +12,9 @@ from django.core.cache import caches
 from django.db import DatabaseError, connection
 from django.test.utils import CaptureQueriesContext
 
-from petition_widget import abuse, signing
-from petition_widget.models import ApiKey, ApiKeyKind, ForwardingState, Petition, Signature
+from petition_widget import abuse, clients, signing
+from petition_widget.api_keys import ApiKey, ApiKeyKind
+from petition_widget.models import ForwardingState, Petition, Signature
 
 IP_HASH = "a" * 64
 CLIENT = signing.Client(ip_hash=IP_HASH)
@@ -176,10 +177,10 @@ def test_a_petition_with_confirmation_gets_its_signature_awaiting_confirmation(p
 
 def test_the_client_of_a_request_is_held_to_the_address_limit_unless_a_server_key_posts(rf, server_key):
     request = rf.post("/", REMOTE_ADDR="203.0.113.5")
-    assert signing.Client.of(request) == signing.Client(ip_hash=abuse.hash_ip("203.0.113.5"))
+    assert signing.Client.of(request) == signing.Client(ip_hash=clients.hash_ip("203.0.113.5"))
     assert signing.Client.of(request).address_limited
     browser_key = ApiKey(name="site", kind=ApiKeyKind.BROWSER)
-    assert signing.Client.of(request, browser_key).ip_hash == abuse.hash_ip("203.0.113.5")
+    assert signing.Client.of(request, browser_key).ip_hash == clients.hash_ip("203.0.113.5")
     server = signing.Client.of(request, server_key)
     assert server == signing.Client(ip_hash="", api_key=server_key) and not server.address_limited
 

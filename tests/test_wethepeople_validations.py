@@ -16,7 +16,7 @@ from django.utils import timezone
 
 from petition_widget.checks import check_settings
 from petition_widget.conf import app_settings
-from petition_widget.emulator.state import never_validates
+from petition_widget.emulator.behaviour import never_validates
 from petition_widget.forwarding.retry import RetryPolicy
 from petition_widget.forwarding.validations import (
     petitions_to_poll,

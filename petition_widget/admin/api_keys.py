@@ -6,7 +6,7 @@ from django import forms
 from django.contrib import admin, messages
 from django.utils.translation import gettext_lazy as _
 
-from ..models import ApiKey
+from ..api_keys import ApiKey
 from .privacy import PrivateFieldsGuard
 
 

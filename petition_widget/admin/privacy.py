@@ -11,7 +11,8 @@ from django.core.exceptions import FieldDoesNotExist
 from django.db import models
 from django.db.models.constants import LOOKUP_SEP
 
-from ..models import ApiKey, Signature
+from ..api_keys import ApiKey
+from ..models import Signature
 
 # Signers' contact details: shown on a signature's page, and usable in the admin's filters and search, only to
 # users who may change or export signatures (see may_see_contact_details).

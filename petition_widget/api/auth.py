@@ -24,7 +24,7 @@ from rest_framework import exceptions, permissions
 from rest_framework.authentication import BaseAuthentication
 from rest_framework.request import Request
 
-from ..models import ApiKey, ApiKeyKind, hash_api_key
+from ..api_keys import ApiKey, ApiKeyKind, hash_api_key
 
 logger = logging.getLogger(__name__)
 

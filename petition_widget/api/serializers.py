@@ -13,7 +13,8 @@ from typing import Any
 from drf_spectacular.utils import extend_schema_field
 from rest_framework import serializers
 
-from ..models import Petition, Provider, public_display_name
+from ..models import Petition, Provider
+from ..names import public_display_name
 from ..providers import changeorg
 from .country_names import country_name
 

@@ -6,9 +6,11 @@ timestamp window and, for signatures, the petition authorization key granted for
 
 from __future__ import annotations
 
+import functools
 import logging
 import math
 import re
+from collections.abc import Callable
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import parse_qsl, urlencode
@@ -197,11 +199,31 @@ def _find_petition(state: EmulatorState, petition_id: str) -> EmulatedPetition |
     return petition if petition is not None else failure(404, PETITION_NOT_FOUND)
 
 
-def _authorized_petition(
-    state: EmulatorState, request: HttpRequest, petition_id: str
-) -> EmulatedPetition | JsonResponse:
-    """The petition a GET names, once its ``api_key`` has been checked; or the refusal."""
-    return _check_api_key(state, request.GET.get("api_key", "")) or _find_petition(state, petition_id)
+def _keyed_read(view: Callable[[HttpRequest, EmulatorState], HttpResponse]) -> Callable[[HttpRequest], HttpResponse]:
+    """A GET that runs once its ``api_key`` has been checked; the view is given the state."""
+
+    @functools.wraps(view)
+    def checked(request: HttpRequest) -> HttpResponse:
+        state = state_of(request)
+        return _check_api_key(state, request.GET.get("api_key", "")) or view(request, state)
+
+    return checked
+
+
+def _petition_read(
+    view: Callable[[HttpRequest, EmulatorState, EmulatedPetition], HttpResponse],
+) -> Callable[[HttpRequest, str], HttpResponse]:
+    """A GET of one petition that runs once its ``api_key`` has been checked and the petition found."""
+
+    @functools.wraps(view)
+    def checked(request: HttpRequest, petition_id: str) -> HttpResponse:
+        state = state_of(request)
+        petition = _check_api_key(state, request.GET.get("api_key", "")) or _find_petition(state, petition_id)
+        if isinstance(petition, JsonResponse):
+            return petition
+        return view(request, state, petition)
+
+    return checked
 
 
 class SignedPost:
@@ -282,10 +304,11 @@ def signatures(request: HttpRequest, petition_id: str) -> HttpResponse:
     """``GET`` lists public signatures, paged; ``POST`` adds one (signed with the auth key)."""
     if request.method == "POST":
         return _add_signature(request, petition_id)
-    state = state_of(request)
-    petition = _authorized_petition(state, request, petition_id)
-    if isinstance(petition, JsonResponse):
-        return petition
+    return _list_signatures(request, petition_id)
+
+
+@_petition_read
+def _list_signatures(request: HttpRequest, state: EmulatorState, petition: EmulatedPetition) -> HttpResponse:
     paging = _paging(request)
     if isinstance(paging, JsonResponse):
         return paging
@@ -336,12 +359,9 @@ def _add_signature(request: HttpRequest, petition_id: str) -> HttpResponse:
 
 @api_view(FAULTS)
 @require_GET
-def recent_signatures(request: HttpRequest, petition_id: str) -> HttpResponse:
+@_petition_read
+def recent_signatures(request: HttpRequest, state: EmulatorState, petition: EmulatedPetition) -> HttpResponse:
     """The 10 newest public signatures, as a bare array."""
-    state = state_of(request)
-    petition = _authorized_petition(state, request, petition_id)
-    if isinstance(petition, JsonResponse):
-        return petition
     newest = state.signatures(petition.id, public_only=True)[-RECENT_COUNT:]
     return JsonResponse([_signature_json(s) for s in reversed(newest)], safe=False)
 
@@ -377,12 +397,9 @@ def auth_keys(request: HttpRequest, petition_id: str) -> HttpResponse:
 
 @api_view(FAULTS)
 @require_GET
-def petition_detail(request: HttpRequest, petition_id: str) -> HttpResponse:
+@_petition_read
+def petition_detail(request: HttpRequest, state: EmulatorState, petition: EmulatedPetition) -> HttpResponse:
     """One petition; ``fields=a,b`` limits the answer to those fields."""
-    state = state_of(request)
-    petition = _authorized_petition(state, request, petition_id)
-    if isinstance(petition, JsonResponse):
-        return petition
     answer = _petition_json(state, petition)
     wanted = [name.strip() for name in request.GET.get("fields", "").split(",") if name.strip()]
     if wanted:
@@ -392,12 +409,9 @@ def petition_detail(request: HttpRequest, petition_id: str) -> HttpResponse:
 
 @api_view(FAULTS)
 @require_GET
-def resolve_petition_id(request: HttpRequest) -> HttpResponse:
+@_keyed_read
+def resolve_petition_id(request: HttpRequest, state: EmulatorState) -> HttpResponse:
     """Resolve a petition's public URL to its id."""
-    state = state_of(request)
-    refused = _check_api_key(state, request.GET.get("api_key", ""))
-    if refused:
-        return refused
     url = request.GET.get("petition_url", "").strip()
     if not url:
         return failure(400, "petition_url is required")
@@ -409,12 +423,9 @@ def resolve_petition_id(request: HttpRequest) -> HttpResponse:
 
 @api_view(FAULTS)
 @require_GET
-def petition_list(request: HttpRequest) -> HttpResponse:
+@_keyed_read
+def petition_list(request: HttpRequest, state: EmulatorState) -> HttpResponse:
     """Several petitions by id (``petition_ids=1,2``), paged like signatures under the key ``petitions``."""
-    state = state_of(request)
-    refused = _check_api_key(state, request.GET.get("api_key", ""))
-    if refused:
-        return refused
     ids = [value.strip() for value in request.GET.get("petition_ids", "").split(",") if value.strip()]
     if not ids:
         return failure(400, "petition_ids is required")

@@ -14,10 +14,11 @@ from django.http import HttpRequest, HttpResponse, JsonResponse
 from django.views.decorators.csrf import csrf_exempt
 from django.views.decorators.http import require_GET, require_http_methods, require_POST
 
+from .behaviour import validate_faults, validate_wethepeople
 from .changeorg import AUTH_KEY_NOT_GRANTED, isoformat
 from .faults import state_of
-from .seed import PROVIDERS, EmulatedPetition, ReceivedSignature
-from .state import AuthKey, EmulatorState, validate_faults, validate_wethepeople
+from .seed import PROVIDERS, AuthKey, EmulatedPetition, ReceivedSignature
+from .state import EmulatorState
 
 logger = logging.getLogger(__name__)
 
@@ -146,21 +147,34 @@ def signatures(request: HttpRequest) -> HttpResponse:
     return JsonResponse({"count": len(received), "signatures": [_signature_record(s) for s in received]})
 
 
+def _behaviour(
+    request: HttpRequest,
+    name: str,
+    label: str,
+    validate: Callable[[dict[str, Any]], dict[str, str]],
+    current: Callable[[], Any],
+    update: Callable[[dict[str, Any]], Any],
+) -> HttpResponse:
+    """``GET``: the ``current()`` values of a behaviour dataclass. ``POST`` (JSON, any subset): ``update`` them,
+    or a 400 under ``name`` with nothing changed if one is bad. ``label`` names them in the log."""
+    if request.method == "POST":
+        body = _json_object(request, validate)
+        if isinstance(body, JsonResponse):
+            return body
+        try:
+            update(body)
+        except ValueError as error:
+            return _bad_request(**{name: str(error)})
+        logger.info("Emulator %s now %s", label, current())
+    return JsonResponse(asdict(current()))
+
+
 @csrf_exempt
 @require_http_methods(["GET", "POST"])
 def faults(request: HttpRequest) -> HttpResponse:
     """``GET``: the current faults. ``POST`` (JSON, any subset): change them; nothing changes if one is bad."""
     state = state_of(request)
-    if request.method == "POST":
-        body = _json_object(request, validate_faults)
-        if isinstance(body, JsonResponse):
-            return body
-        try:
-            state.update_faults(body)
-        except ValueError as error:
-            return _bad_request(faults=str(error))
-        logger.info("Emulator faults now %s", state.faults)
-    return JsonResponse(asdict(state.faults))
+    return _behaviour(request, "faults", "faults", validate_faults, lambda: state.faults, state.update_faults)
 
 
 @csrf_exempt
@@ -170,16 +184,14 @@ def wethepeople(request: HttpRequest) -> HttpResponse:
     ``POST`` (JSON, any subset of ``validation_delay``, ``never_validate``, ``read_limit``): change them for
     the signatures and reads that follow; nothing changes if one is bad. A reset restores the configured ones."""
     state = state_of(request)
-    if request.method == "POST":
-        body = _json_object(request, validate_wethepeople)
-        if isinstance(body, JsonResponse):
-            return body
-        try:
-            state.update_wethepeople(body)
-        except ValueError as error:
-            return _bad_request(wethepeople=str(error))
-        logger.info("Emulator We the People behaviour now %s", state.wethepeople)
-    return JsonResponse(asdict(state.wethepeople))
+    return _behaviour(
+        request,
+        "wethepeople",
+        "We the People behaviour",
+        validate_wethepeople,
+        lambda: state.wethepeople,
+        state.update_wethepeople,
+    )
 
 
 @csrf_exempt
@@ -204,17 +216,23 @@ def notify_callback(key: AuthKey) -> int | None:
     return response.status_code
 
 
+def _auth_key_slot_errors(body: dict[str, Any]) -> dict[str, str]:
+    """Both halves of a key's (petition_id, source) are required, as non-empty values."""
+    source = body.get("source")
+    if not str(body.get("petition_id", "")) or not isinstance(source, str) or not source:
+        return {"petition_id": "is required", "source": "is required"}
+    return {}
+
+
 @csrf_exempt
 @require_POST
 def revoke_auth_key(request: HttpRequest) -> HttpResponse:
     """Revoke the key granted for (petition_id, source), as the petition's creator would, and call back."""
     state = state_of(request)
-    body = _json_object(request)
+    body = _json_object(request, _auth_key_slot_errors)
     if isinstance(body, JsonResponse):
         return body
-    petition_id, source = str(body.get("petition_id", "")), body.get("source")
-    if not petition_id or not isinstance(source, str) or not source:
-        return _bad_request(petition_id="is required", source="is required")
+    petition_id, source = str(body["petition_id"]), body["source"]
     revoked = state.revoke_auth_keys(petition_id, source)
     if not revoked:
         return JsonResponse({"result": "failure", "messages": [AUTH_KEY_NOT_GRANTED]}, status=404)

@@ -10,7 +10,8 @@ from dataclasses import dataclass
 from django.http import HttpRequest, HttpResponse
 from django.views.decorators.csrf import csrf_exempt
 
-from .state import EmulatorState, default_state
+from .conf import default_state
+from .state import EmulatorState
 
 logger = logging.getLogger(__name__)
 

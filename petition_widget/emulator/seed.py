@@ -1,6 +1,7 @@
-"""The petitions and signatures the emulator starts with (and returns to on reset).
+"""The emulator's records (petitions, received signatures, auth keys) and the petitions and signatures it
+starts with (and returns to on reset).
 
-Everything here is fixed, so that a fresh emulator always answers the same: ids, URLs, counts and the
+The seed is fixed, so that a fresh emulator always answers the same: ids, URLs, counts and the
 seeded signers' times do not depend on the clock.
 """
 
@@ -8,6 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from typing import Any
 
 CHANGEORG = "changeorg"
 WETHEPEOPLE = "wethepeople"
@@ -83,6 +85,31 @@ class ReceivedSignature:
     @property
     def display_name(self) -> str:
         return f"{self.fields.get('first_name', '')} {self.fields.get('last_name', '')}".strip()
+
+
+@dataclass
+class AuthKey:
+    """A Change.org petition authorization key, granted per (petition, API key, source)."""
+
+    petition_id: str
+    api_key: str
+    source: str
+    source_description: str
+    requester_email: str
+    callback_endpoint: str
+    key: str
+    status: str = "granted"
+
+    def answer(self) -> dict[str, Any]:
+        """The fields of the grant answer, also POSTed to the callback when the status changes."""
+        return {
+            "status": self.status,
+            "petition_id": int(self.petition_id),
+            "source_description": self.source_description,
+            "source": self.source,
+            "requester_email": self.requester_email,
+            "auth_key": self.key,
+        }
 
 
 def seed_petitions() -> list[EmulatedPetition]:

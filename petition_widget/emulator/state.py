@@ -6,7 +6,6 @@ Every method that reads or changes shared data takes the lock; nothing sleeps or
 from __future__ import annotations
 
 import copy
-import hashlib
 import logging
 import math
 import random
@@ -14,20 +13,28 @@ import secrets
 import threading
 import time
 from collections import Counter, deque
-from dataclasses import asdict, dataclass, field, fields, replace
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
-from django.conf import settings
-from django.core.exceptions import ImproperlyConfigured
-from django.core.signals import setting_changed
 from django.utils.text import slugify
 
+from .behaviour import (
+    DEFAULT_API_KEY,
+    DEFAULT_NEVER_VALIDATE,
+    DEFAULT_READ_LIMIT,
+    DEFAULT_SECRET,
+    DEFAULT_VALIDATION_DELAY,
+    Faults,
+    WeThePeopleBehaviour,
+    never_validates,
+)
 from .seed import (
     FIRST_CREATED_ID,
     PROVIDERS,
     WETHEPEOPLE,
+    AuthKey,
     EmulatedPetition,
     ReceivedSignature,
     petition_url,
@@ -37,14 +44,7 @@ from .seed import (
 
 logger = logging.getLogger(__name__)
 
-DEFAULT_API_KEY = "demo-api-key"
-DEFAULT_SECRET = "demo-secret"
 RATE_WINDOW_SECONDS = 60.0
-# We the People: seconds from a signature's arrival to its signer's click on the validation link, the share
-# of signers who never click, and the read API's limit (requests in any one second; 0: none).
-DEFAULT_VALIDATION_DELAY = 5.0
-DEFAULT_NEVER_VALIDATE = 0.1
-DEFAULT_READ_LIMIT = 10
 READ_WINDOW_SECONDS = 1.0
 
 STAT_NAMES = (
@@ -65,127 +65,6 @@ STAT_NAMES = (
     "read_rate_limited",
     "reads_busiest_second",
 )
-
-
-@dataclass(frozen=True)
-class Faults:
-    """What goes wrong, and how often. Rates are probabilities per API request, in [0, 1]."""
-
-    error_rate: float = 0.0
-    timeout_rate: float = 0.0
-    latency_ms: int = 0
-    down: bool = False
-    # Requests a minute per API key; 0 means no limit.
-    rate_limit: int = 0
-    # How long a "timed out" answer is held back, after the request was processed.
-    timeout_seconds: float = 30.0
-
-    def __post_init__(self) -> None:
-        errors = validate_faults(asdict(self))
-        if errors:
-            raise ValueError("; ".join(f"{name}: {message}" for name, message in errors.items()))
-
-    def updated(self, changes: dict[str, Any]) -> Faults:
-        """A copy with ``changes`` applied; raises :class:`ValueError` on an unknown or invalid value."""
-        unknown = set(changes) - {f.name for f in fields(self)}
-        if unknown:
-            raise ValueError(f"unknown fault(s): {', '.join(sorted(unknown))}")
-        return replace(self, **changes)
-
-
-def validate_faults(values: dict[str, Any]) -> dict[str, str]:
-    """Check fault values by name; returns ``{name: message}`` for each bad one."""
-    errors: dict[str, str] = {}
-    for name, value in values.items():
-        number = isinstance(value, int | float) and not isinstance(value, bool)
-        if name in ("error_rate", "timeout_rate"):
-            if not number or not 0 <= value <= 1:
-                errors[name] = "must be a number between 0 and 1"
-        elif name in ("latency_ms", "rate_limit"):
-            if not number or value < 0 or int(value) != value:
-                errors[name] = "must be a whole number, 0 or more"
-        elif name == "timeout_seconds":
-            if not number or value < 0:
-                errors[name] = "must be a number of seconds, 0 or more"
-        elif name == "down":
-            if not isinstance(value, bool):
-                errors[name] = "must be true or false"
-    return errors
-
-
-@dataclass(frozen=True)
-class WeThePeopleBehaviour:
-    """How the emulated We the People's signers and read API behave; changeable at run time."""
-
-    # Seconds from a signature's arrival until its signer follows the validation e-mail's link.
-    validation_delay: float = DEFAULT_VALIDATION_DELAY
-    # Share of signers who never follow it, in [0, 1]; which ones is decided by a hash of the e-mail address,
-    # so the same addresses never validate on every run.
-    never_validate: float = DEFAULT_NEVER_VALIDATE
-    # Read requests (GET) admitted in any one second, per client address; 0 means no limit.
-    read_limit: int = DEFAULT_READ_LIMIT
-
-    def __post_init__(self) -> None:
-        errors = validate_wethepeople(asdict(self))
-        if errors:
-            raise ValueError("; ".join(f"{name}: {message}" for name, message in errors.items()))
-
-    def updated(self, changes: dict[str, Any]) -> WeThePeopleBehaviour:
-        """A copy with ``changes`` applied; raises :class:`ValueError` on an unknown or invalid value."""
-        unknown = set(changes) - {f.name for f in fields(self)}
-        if unknown:
-            raise ValueError(f"unknown setting(s): {', '.join(sorted(unknown))}")
-        return replace(self, **changes)
-
-
-def validate_wethepeople(values: dict[str, Any]) -> dict[str, str]:
-    """Check We the People behaviour values by name; returns ``{name: message}`` for each bad one."""
-    errors: dict[str, str] = {}
-    for name, value in values.items():
-        number = isinstance(value, int | float) and not isinstance(value, bool)
-        if name == "validation_delay":
-            if not number or not 0 <= value < 10**9:
-                errors[name] = "must be a number of seconds, 0 or more"
-        elif name == "never_validate":
-            if not number or not 0 <= value <= 1:
-                errors[name] = "must be a number between 0 and 1"
-        elif name == "read_limit":
-            if not number or value < 0 or int(value) != value:
-                errors[name] = "must be a whole number, 0 or more"
-    return errors
-
-
-def never_validates(email_key: str, share: float) -> bool:
-    """Whether the signer of ``email_key`` is one of the ``share`` who never click: a stable hash, no randomness."""
-    if share <= 0:
-        return False
-    digest = hashlib.sha256(email_key.encode("utf-8")).digest()
-    return int.from_bytes(digest[:8], "big") / 2**64 < share
-
-
-@dataclass
-class AuthKey:
-    """A Change.org petition authorization key, granted per (petition, API key, source)."""
-
-    petition_id: str
-    api_key: str
-    source: str
-    source_description: str
-    requester_email: str
-    callback_endpoint: str
-    key: str
-    status: str = "granted"
-
-    def answer(self) -> dict[str, Any]:
-        """The fields of the grant answer, also POSTed to the callback when the status changes."""
-        return {
-            "status": self.status,
-            "petition_id": int(self.petition_id),
-            "source_description": self.source_description,
-            "source": self.source,
-            "requester_email": self.requester_email,
-            "auth_key": self.key,
-        }
 
 
 @dataclass
@@ -405,15 +284,8 @@ class EmulatorState:
             slug = base_slug
             if normalize_petition_url(petition_url(provider, slug)) in taken:
                 slug = f"{base_slug}-{petition_id}"
-            petition = EmulatedPetition(
-                provider=provider,
-                id=petition_id,
-                title=title,
-                slug=slug,
-                status=status,
-                goal=goal,
-                created_at=datetime.now(UTC).replace(microsecond=0),
-            )
+            created_at = datetime.now(UTC).replace(microsecond=0)
+            petition = EmulatedPetition(provider, petition_id, title, slug, status, goal, created_at=created_at)
             self._memory.petitions[petition_id] = petition
         logger.info("Emulator created %s petition %s", provider, petition_id)
         return copy.deepcopy(petition)
@@ -564,57 +436,3 @@ class EmulatorState:
             self._memory.stats["auth_keys_revoked"] += len(revoked)
         logger.info("Emulator revoked %s auth key(s) for petition %s", len(revoked), petition_id)
         return revoked
-
-
-_OPTION_NAMES = {
-    "API_KEY": "api_key",
-    "SECRET": "secret",
-    "LATENCY_MS": "latency_ms",
-    "ERROR_RATE": "error_rate",
-    "TIMEOUT_RATE": "timeout_rate",
-    "RATE_LIMIT": "rate_limit",
-    "TIMEOUT_SECONDS": "timeout_seconds",
-    "SEED": "seed",
-    "VALIDATION_DELAY": "validation_delay",
-    "NEVER_VALIDATE": "never_validate",
-    "READ_LIMIT": "read_limit",
-}
-SETTING_NAME = "PETITION_WIDGET_EMULATOR"
-
-_default_state: EmulatorState | None = None
-_default_lock = threading.Lock()
-
-
-def state_from_settings() -> EmulatorState:
-    """A new state configured from the optional ``PETITION_WIDGET_EMULATOR`` setting (keys as in ``_OPTION_NAMES``)."""
-    configured = getattr(settings, SETTING_NAME, {}) or {}
-    if not isinstance(configured, dict):
-        raise ImproperlyConfigured(f"{SETTING_NAME} must be a dict.")
-    unknown = sorted(set(configured) - set(_OPTION_NAMES))
-    if unknown:
-        raise ImproperlyConfigured(
-            f"Unknown key(s) in {SETTING_NAME}: {', '.join(unknown)}. Known keys: {', '.join(sorted(_OPTION_NAMES))}."
-        )
-    try:
-        return EmulatorState(**{_OPTION_NAMES[name]: value for name, value in configured.items()})
-    except ValueError as error:
-        raise ImproperlyConfigured(f"{SETTING_NAME}: {error}") from error
-
-
-def default_state() -> EmulatorState:
-    """The state used when the emulator's URLs are mounted inside a host site, built on first use."""
-    global _default_state
-    with _default_lock:
-        if _default_state is None:
-            _default_state = state_from_settings()
-        return _default_state
-
-
-def _forget_default_state(*, setting: str, **kwargs: Any) -> None:
-    global _default_state
-    if setting == SETTING_NAME:
-        with _default_lock:
-            _default_state = None
-
-
-setting_changed.connect(_forget_default_state)

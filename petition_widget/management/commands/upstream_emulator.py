@@ -9,15 +9,15 @@ from contextlib import contextmanager
 
 from django.core.management.base import BaseCommand, CommandError, CommandParser, DjangoHelpFormatter
 
-from petition_widget.emulator.server import EmulatorServer
-from petition_widget.emulator.state import (
+from petition_widget.emulator.behaviour import (
     DEFAULT_API_KEY,
     DEFAULT_NEVER_VALIDATE,
     DEFAULT_READ_LIMIT,
     DEFAULT_SECRET,
     DEFAULT_VALIDATION_DELAY,
-    EmulatorState,
 )
+from petition_widget.emulator.server import EmulatorServer
+from petition_widget.emulator.state import EmulatorState
 
 
 class Command(BaseCommand):
