@@ -27,8 +27,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-TERMS_URL = "http://www.change.org/about/terms-of-service"
-PRIVACY_URL = "http://www.change.org/about/privacy"
+TERMS_URL = "https://www.change.org/about/terms-of-service"
+PRIVACY_URL = "https://www.change.org/about/privacy"
 NOTICE_TEXT = (
     "This petition is powered by Change.org. By signing, you accept Change.org's terms of service and privacy policy."
 )
