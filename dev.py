@@ -204,7 +204,8 @@ def demo(args: list[str]) -> None:
             f"  Admin:                    http://127.0.0.1:{port}/admin/  user admin, password {password}"
             " (new each start)\n"
             f"  Upstream emulator:        {emulator}/_emulator/signatures  (what it received)\n"
-            "  Forwarding worker:        running; each signature shows as sent in the admin within seconds\n"
+            "  Forwarding worker:        running; each signature shows as sent in the admin within seconds, and the\n"
+            "                            form's count follows the emulator's (a sync every SYNC_INTERVAL, 30 s)\n"
             "  Stop with Ctrl-C.\n",
             flush=True,
         )

@@ -127,4 +127,6 @@ PETITION_WIDGET = {
     # Reverse proxies of your own in front of the site (the client address is then read from X-Forwarded-For).
     "TRUSTED_PROXY_COUNT": env.int("TRUSTED_PROXY_COUNT", default=0),
     "RETENTION_DAYS": env.int("RETENTION_DAYS", default=365),
+    # The forwarding worker refreshes each open petition's count from the upstream this often (seconds).
+    "SYNC_INTERVAL": env.int("SYNC_INTERVAL", default=30),
 }

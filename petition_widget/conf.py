@@ -252,6 +252,10 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("POLL_INTERVAL", 5.0, positive_seconds, "E014", (
         "Seconds a looping worker sleeps when nothing is due (`forward_signatures --poll-interval` overrides it)."
     )),
+    Setting("SYNC_INTERVAL", 300, whole_number(0), "E014", (
+        "Seconds between refreshes of each open petition's cached upstream data (count, status, goal, closing "
+        "date) by the forwarding workers, between batches and never while a visitor waits; `0` turns it off."
+    )),
     Setting("RATE_LIMITS", {"changeorg": 600, "wethepeople": 1500}, counts_by(
         "petition_widget.models.Provider", of="provider", unit="requests a minute"
     ), "E015", (

@@ -8,8 +8,10 @@ from __future__ import annotations
 
 import logging
 import secrets
+from datetime import timedelta
 
-from django.db import transaction
+from django.db import models, transaction
+from django.db.models import Q
 from django.urls import reverse
 from django.utils import timezone
 from django.utils.crypto import constant_time_compare, salted_hmac
@@ -147,6 +149,30 @@ def sync_petition(petition: Petition) -> Petition:
         _apply(petition, data)
         petition.save()
     return petition
+
+
+def stale_petitions(interval: float) -> models.QuerySet:
+    """Open petitions whose cached upstream data is older than ``interval`` seconds (or never synced)."""
+    cutoff = timezone.now() - timedelta(seconds=interval)
+    return Petition.objects.filter(accepts_signatures=True).filter(Q(synced_at__isnull=True) | Q(synced_at__lt=cutoff))
+
+
+def sync_stale_petitions(interval: float) -> tuple[int, int]:
+    """Sync each open petition not synced for ``interval`` seconds; returns (synced, failed).
+
+    Run by the forwarding workers between batches, never in a visitor's request. A petition the
+    upstream cannot give is logged (by id) and tried again on the next round.
+    """
+    synced = failed = 0
+    for petition in stale_petitions(interval).only("pk", "provider", "upstream_id").order_by("synced_at", "pk"):
+        try:
+            sync_petition(petition)
+        except Exception as exc:
+            failed += 1
+            logger.warning("petition %s could not be synced: %s", petition.pk, type(exc).__name__)
+        else:
+            synced += 1
+    return synced, failed
 
 
 class CallbackRefused(ValueError):

@@ -3,11 +3,11 @@
 from __future__ import annotations
 
 import logging
-from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
 from django.shortcuts import get_object_or_404
-from django.urls import reverse
+from django.utils.cache import patch_vary_headers
 from django.utils.decorators import method_decorator
 from django.utils.http import url_has_allowed_host_and_scheme
 from django.utils.translation import gettext_lazy as _
@@ -21,57 +21,23 @@ from .forms import SignatureForm, form_class_for
 from .guards import Refusal, guard_request
 from .models import ForwardingState, Petition, Provider, Signature
 from .petitions import CallbackRefused, check_callback_token, record_auth_key_change
+from .widget import (
+    CLOSED_MESSAGE,
+    FRAGMENT_HEADER,
+    SIGNED_PARAM,
+    clean_page_title,
+    remember_signer,
+    thanks_params,
+    thanks_url,
+    wants_fragment,
+    widget_context,
+    without_signed_param,
+)
 
 logger = logging.getLogger(__name__)
 
-SIGNED_PARAM = "petition_signed"
-CLOSED_MESSAGE = _("This petition is closed and no longer accepts signatures.")
-
-
-def without_signed_param(url: str) -> str:
-    parts = urlsplit(url)
-    query = [(k, v) for k, v in parse_qsl(parts.query, keep_blank_values=True) if k != SIGNED_PARAM]
-    return urlunsplit(parts._replace(query=urlencode(query), fragment=""))
-
-
-def thanks_url(url: str, petition: Petition) -> str:
-    """`url` with the marker that makes the form show its thank-you state, anchored on the widget."""
-    parts = urlsplit(without_signed_param(url))
-    query = parse_qsl(parts.query, keep_blank_values=True) + [(SIGNED_PARAM, petition.slug)]
-    return urlunsplit(parts._replace(query=urlencode(query), fragment=f"petition-{petition.slug}"))
-
-
-def widget_context(
-    request: HttpRequest,
-    petition: Petition,
-    *,
-    form: SignatureForm | None = None,
-    next_url: str = "",
-    protection: abuse.ProtectionForm | None = None,
-    refusal: abuse.Refusal | None = None,
-) -> dict:
-    """Everything ``petition_widget/widget.html`` needs; shared by the view and the template tag.
-
-    ``protection`` carries the form token, the honeypot and the captcha (new ones unless given);
-    ``refusal`` is why the last submission was turned away, shown above the form.
-    """
-    signed = request.GET.get(SIGNED_PARAM) == petition.slug
-    shows_form = not signed and petition.accepts_signatures
-    if form is None and shows_form:
-        form = form_class_for(petition)(petition=petition)
-    if protection is None and shows_form:
-        protection = abuse.ProtectionForm(petition=petition)
-    return {
-        "petition": petition,
-        "form": form,
-        "protection": protection,
-        "refusal": refusal,
-        "signed": signed,
-        "closed_message": None if petition.accepts_signatures else CLOSED_MESSAGE,
-        "form_action": reverse("petition_widget:sign", kwargs={"slug": petition.slug}),
-        "next_url": next_url,
-        "notice_template": f"petition_widget/notice_{petition.provider}.html",
-    }
+# Kept here for imports that predate petition_widget.widget.
+__all__ = ["CLOSED_MESSAGE", "SIGNED_PARAM", "thanks_url", "widget_context", "without_signed_param"]
 
 
 @method_decorator(guard_request(csrf=True), name="dispatch")
@@ -85,11 +51,19 @@ class SignView(TemplateResponseMixin, View):
     replayed form) or 429 (rate limits), and nothing is stored. A duplicate address is a form error, or on
     a petition that conceals duplicates the same redirect as a new signature.
 
+    The redirect after a signature goes back to the host page (``next``) with the thank-you marker and
+    sets the cookie that makes that state show in this browser only (:mod:`petition_widget.widget`).
+    widget.js submits in place with the ``X-Petition-Widget: 1`` header: the answer is then the widget
+    alone, with the same status (the thank-you state a 200), and the page around it stays.
+
     A host can override any class attribute through ``as_view()``.
     """
 
     template_name = "petition_widget/sign.html"
+    fragment_template_name = "petition_widget/widget.html"
     http_method_names = ["get", "post", "head", "options"]
+    # The host page's title, as the form sent it (for the stand-alone page's link back).
+    page_title = ""
 
     # What a successful sign POST reads of the petition; the whole row is loaded only to render the form again.
     post_fields = ("pk", "slug", "provider", "accepts_signatures", "require_confirmation", "conceal_duplicates")
@@ -107,14 +81,30 @@ class SignView(TemplateResponseMixin, View):
         *,
         protection: abuse.ProtectionForm | None = None,
         refusal: abuse.Refusal | None = None,
+        signed: bool | None = None,
     ) -> HttpResponse:
         if self.petition.get_deferred_fields():
             self.petition.refresh_from_db()
+        fragment = wants_fragment(self.request)
         context = widget_context(
-            self.request, self.petition, form=form, next_url=next_url, protection=protection, refusal=refusal
+            self.request,
+            self.petition,
+            form=form,
+            next_url=next_url,
+            page_title=self.page_title,
+            protection=protection,
+            refusal=refusal,
+            signed=signed,
+            heading_level=2 if fragment else 1,
         )
         context["base_template"] = app_settings.BASE_TEMPLATE
-        response = self.render_to_response(context, status=status)
+        template = [self.fragment_template_name] if fragment else self.get_template_names()
+        response = self.response_class(
+            request=self.request, template=template, context=context, using=self.template_engine, status=status
+        )
+        patch_vary_headers(response, [FRAGMENT_HEADER])
+        if fragment:
+            response.headers[FRAGMENT_HEADER] = "1"
         if refusal is not None and refusal.retry_after:
             response.headers["Retry-After"] = str(refusal.retry_after)
         return response
@@ -132,6 +122,7 @@ class SignView(TemplateResponseMixin, View):
         return self.render_form()
 
     def post(self, request: HttpRequest, *args, **kwargs) -> HttpResponse:
+        self.page_title = clean_page_title(request.POST.get("page_title", ""))
         next_url = request.POST.get("next", "")
         if not url_has_allowed_host_and_scheme(
             next_url, allowed_hosts={request.get_host()}, require_https=request.is_secure()
@@ -159,8 +150,16 @@ class SignView(TemplateResponseMixin, View):
             else:
                 form.add_error("email", form.duplicate_message)
             if result.answered_as_new:
-                return HttpResponseRedirect(thanks_url(next_url or request.path, self.petition), status=303)
+                return self.thank(next_url)
         return self.render_form(form, next_url=next_url, protection=protection.again(keep_token=True))
+
+    def thank(self, next_url: str) -> HttpResponse:
+        """The thank-you state: in place for widget.js, else a 303 back to the host page in this browser only."""
+        if wants_fragment(self.request):
+            return self.render_form(next_url=next_url, signed=True)
+        response = HttpResponseRedirect(thanks_url(next_url or self.request.path, self.petition), status=303)
+        remember_signer(response, self.request, self.petition)
+        return response
 
 
 # Parameters of the embed page's address that stay across its POST and redirect (the theme, the framing page).
@@ -217,10 +216,15 @@ class EmbedView(TemplateResponseMixin, View):
         *,
         protection: abuse.ProtectionForm | None = None,
         refusal: abuse.Refusal | None = None,
+        signed: bool | None = None,
     ) -> HttpResponse:
-        context = widget_context(self.request, self.petition, form=form, protection=protection, refusal=refusal)
+        context = widget_context(
+            self.request, self.petition, form=form, protection=protection, refusal=refusal, signed=signed
+        )
         context.update(
             form_action=self.embed_path(),
+            # A plain POST that navigates the frame: embed-frame.js resizes and focuses after each load.
+            native_form=True,
             csrf_token=NO_CSRF_TOKEN,
             theme=embed.theme_from(self.request.GET),
             parent_origin=embed.parent_origin(self.petition, self.request.GET.get("parent", "")),
@@ -251,9 +255,10 @@ class EmbedView(TemplateResponseMixin, View):
             )
             if result.answered_as_new:
                 logger.info("embedded form signed for petition %s", self.petition.pk)
-                # The thank-you address of the form page, without its anchor: it would scroll the host page.
-                thanks = urlsplit(thanks_url(self.embed_path(), self.petition))._replace(fragment="")
-                return HttpResponseRedirect(urlunsplit(thanks), status=303)
+                # The thank-you address of the frame, without an anchor (it would scroll the host page). The frame
+                # may not keep the cookie that marks the signer's browser (third-party cookies blocked), so the
+                # address itself carries a short-lived signed mark of the signer instead.
+                return HttpResponseRedirect(self.embed_path(**thanks_params(self.petition)), status=303)
             if result.status == signing.Status.REFUSED:
                 refusal = result.refusal
             else:
@@ -289,7 +294,9 @@ class ConfirmView(TemplateResponseMixin, View):
         }
         status = {"": 200, "invalid": 400}.get(error, 410)
         response = self.render_to_response(context, status=status)
-        response.headers["Referrer-Policy"] = "no-referrer"  # the token stays out of other sites' logs
+        # The token stays out of other sites' logs; same-origin (not no-referrer, which makes Chromium send
+        # "Origin: null" with the button's POST, failing the CSRF check) still names the page to this site.
+        response.headers["Referrer-Policy"] = "same-origin"
         return response
 
     def get(self, request: HttpRequest, token: str) -> HttpResponse:

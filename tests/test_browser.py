@@ -1,4 +1,5 @@
-"""The signing form in a real browser: headless Chromium on a blog post served by the live server.
+"""The signing form in a real browser without JavaScript (the plain HTML path): headless Chromium on a blog post
+served by the live server. tests/test_browser_signer.py drives the in-place path, with JavaScript.
 
 Playwright's sync API keeps an asyncio event loop running in the test thread while it is open, and
 Django refuses ORM calls under a running loop. So every test prepares its rows before the browser
@@ -27,8 +28,8 @@ CHROMIUM_ARGS = [
     "--disable-component-update",
     "--disable-sync",
 ]
-TERMS_URL = "http://www.change.org/about/terms-of-service"
-PRIVACY_URL = "http://www.change.org/about/privacy"
+TERMS_URL = "https://www.change.org/about/terms-of-service"
+PRIVACY_URL = "https://www.change.org/about/privacy"
 NOTICE_TEXT = (
     "This petition is powered by Change.org. By signing, you accept Change.org's terms of service and privacy policy."
 )
@@ -55,7 +56,7 @@ def chromium_executable() -> str | None:
 
 
 @contextmanager
-def browser_page() -> Iterator[Page]:
+def browser_page(*, javascript: bool = True) -> Iterator[Page]:
     """A page in a fresh headless Chromium with a temporary profile, closed on exit."""
     with sync_playwright() as playwright:
         # PETITION_WIDGET_SLOW_MO (ms before each action) signs at a person's pace, for a run with the abuse
@@ -63,7 +64,7 @@ def browser_page() -> Iterator[Page]:
         slow_mo = float(os.environ.get("PETITION_WIDGET_SLOW_MO") or 0)
         browser = playwright.chromium.launch(executable_path=chromium_executable(), args=CHROMIUM_ARGS, slow_mo=slow_mo)
         try:
-            context = browser.new_context()
+            context = browser.new_context(java_script_enabled=javascript)
             # Fail within seconds on loopback instead of Playwright's 30 s default.
             context.set_default_timeout(10_000)
             yield context.new_page()
@@ -102,7 +103,7 @@ def test_sign_from_a_blog_post(live_server, post, petition):
     post_url = live_server.url + post.get_absolute_url()
     thanks_url = f"{post_url}?petition_signed={petition.slug}#petition-{petition.slug}"
 
-    with browser_page() as page:
+    with browser_page(javascript=False) as page:
         page.goto(post_url)
         widget = page.locator(f"#petition-{petition.slug}")
         form = widget.locator("form.pw-form")
@@ -142,13 +143,13 @@ def submit_bad_email(page: Page, post_url: str) -> None:
     fill_signer(page, BAD_EMAIL)
     assert textbox(page, "E-mail").evaluate("el => el.checkValidity()"), "the browser's own check lets it by"
     page.get_by_role("button", name="Sign this petition").click()
-    expect(page.get_by_role("alert")).to_contain_text("Please correct the fields marked below.")
+    expect(page.get_by_role("alert")).to_contain_text("There is a problem")
 
 
 def test_server_refuses_an_email_the_browser_accepts(live_server, post, petition):
     post_url = live_server.url + post.get_absolute_url()
 
-    with browser_page() as page:
+    with browser_page(javascript=False) as page:
         submit_bad_email(page, post_url)
 
         email = textbox(page, "E-mail")
@@ -173,7 +174,7 @@ def test_server_refuses_an_email_the_browser_accepts(live_server, post, petition
 def test_corrected_email_returns_to_the_blog_post(live_server, post, petition):
     post_url = live_server.url + post.get_absolute_url()
 
-    with browser_page() as page:
+    with browser_page(javascript=False) as page:
         submit_bad_email(page, post_url)
         textbox(page, "E-mail").fill("ada@example.org")
         page.get_by_role("button", name="Sign this petition").click()

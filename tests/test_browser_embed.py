@@ -149,7 +149,7 @@ def sign_through_the_frame(page: Page, partner: PartnerSite, title: str, *, min_
         # The token keeps whole seconds: one more than the minimum is always enough.
         page.wait_for_timeout((min_seconds + 1) * 1000)
     frame.get_by_role("button", name="Sign this petition").click()
-    expect(frame.get_by_role("alert")).to_contain_text("Please correct the fields marked below.")
+    expect(frame.get_by_role("alert")).to_contain_text("There is a problem")
     error_height = wait_for_height_change(page, form_height)
     assert int(error_height[:-2]) > int(form_height[:-2])
     assert_fits(page)

@@ -36,9 +36,19 @@ def test_unknown_slug_renders_nothing(rf, db, caplog):
     assert "no petition with slug 'nope'" in caplog.text
 
 
-def test_tag_shows_thanks_after_signing(rf, petition):
-    html = render(HOST, rf.get("/my/post/?petition_signed=save-the-bees"), petition=petition)
+def test_tag_shows_thanks_after_signing_only_to_the_signer(rf, client, petition, changeorg_data):
+    response = client.post(
+        f"/petitions/{petition.slug}/", {**changeorg_data, "next": "/my/post/"}, REMOTE_ADDR="192.0.2.1"
+    )
+    assert response.status_code == 303
+    request = rf.get(response["Location"])
+    request.COOKIES.update({name: morsel.value for name, morsel in response.cookies.items()})
+    html = render(HOST, request, petition=petition)
     assert "Thank you for signing!" in html and "<form" not in html
+
+    # The same URL in another browser (no cookie): the form.
+    html = render(HOST, rf.get(response["Location"]), petition=petition)
+    assert "Thank you for signing!" not in html and "<form" in html
 
 
 def test_tag_needs_the_request(petition):

@@ -37,8 +37,8 @@ def test_form_page_renders_fields_labels_progress_and_notice(client, petition):
     assert 'aria-valuetext="250 of 1,000 signatures"' in html
     notice = html.index(CHANGEORG_NOTICE)
     assert html.rindex("</form>") < notice  # directly below the form
-    assert 'href="http://www.change.org/about/terms-of-service"' in html
-    assert 'href="http://www.change.org/about/privacy"' in html
+    assert 'href="https://www.change.org/about/terms-of-service"' in html
+    assert 'href="https://www.change.org/about/privacy"' in html
     assert WTP_NOTICE not in html
 
 
@@ -90,7 +90,8 @@ def test_errors_render_next_to_each_field_and_store_nothing(client, petition, ch
     assert "&lt;script&gt;" in html and "<script>" not in html  # the refused value is escaped
     assert 'value="London"' in html  # what was right is kept
     assert CHANGEORG_NOTICE in html
-    assert "Save the bees</h2>" in html and 'aria-valuetext="250 of 1,000 signatures"' in html
+    # The stand-alone page's heading is the petition's title
+    assert "Save the bees</h1>" in html and 'aria-valuetext="250 of 1,000 signatures"' in html
 
 
 @pytest.mark.parametrize("variant", ["ada@example.com", "ADA@EXAMPLE.COM", "  Ada@Example.com ", "aDa@eXample.COM"])

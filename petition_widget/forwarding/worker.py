@@ -31,6 +31,7 @@ from .. import lifecycle
 from ..conf import app_settings
 from ..exceptions import ConfigurationError
 from ..models import Outcome, Provider, Signature
+from ..petitions import sync_stale_petitions
 from ..providers import get_provider
 from ..providers.base import BaseProvider, SubmitResult, shorten
 from ..ratelimit import RateLimiter, limit_for, limit_key
@@ -71,6 +72,9 @@ class WorkerOptions:
     poll_interval: float = 5.0
     lease_seconds: float = 120.0
     once: bool = False
+    # Seconds between syncs of each open petition's cached data (SYNC_INTERVAL); 0: never. A looping
+    # worker syncs between batches; ``once`` only drains the backlog.
+    sync_interval: float = 0.0
 
     @classmethod
     def from_settings(cls, **overrides: Any) -> WorkerOptions:
@@ -78,6 +82,7 @@ class WorkerOptions:
             "worker_id": default_worker_id(),
             "poll_interval": float(app_settings.POLL_INTERVAL),
             "lease_seconds": float(app_settings.LEASE_SECONDS),
+            "sync_interval": float(app_settings.SYNC_INTERVAL),
         }
         values.update({name: value for name, value in overrides.items() if value is not None})
         return cls(**values)
@@ -257,6 +262,8 @@ class Worker:
         # Claim again once fewer than half a batch wait behind the threads, so that they never idle.
         self._capacity = options.concurrency + options.batch_size
         self._low_water = options.concurrency + max(1, options.batch_size // 2)
+        # Monotonic time of the next round of petition syncs.
+        self._next_sync = 0.0
 
     @property
     def worker_id(self) -> str:
@@ -339,6 +346,7 @@ class Worker:
             close_old_connections()
             if self._record_results() and next_claim == math.inf:
                 next_claim = 0.0
+            self._sync_petitions()
             with self._changed:
                 in_flight = self._in_flight
             now = time.monotonic()
@@ -365,6 +373,25 @@ class Worker:
                 if not self._results and not self.stopping:
                     wait = next_claim - time.monotonic() if in_flight < self._low_water else 1.0
                     self._changed.wait(min(max(wait, 0.0), 1.0))
+
+    def _sync_petitions(self) -> None:
+        """Every ``sync_interval`` seconds, refresh the open petitions not synced for that long (any worker's
+        sync counts), so that counts, goals and closing dates follow the upstream without anyone asking.
+        """
+        interval = self.options.sync_interval
+        if self.options.once or interval <= 0 or time.monotonic() < self._next_sync:
+            return
+        self._next_sync = time.monotonic() + interval
+        try:
+            synced, failed = sync_stale_petitions(interval)
+        except DatabaseError as exc:
+            logger.warning("worker %s: petitions could not be synced (%s)", self.worker_id, exc)
+            return
+        if synced or failed:
+            with self._changed:
+                self.stats["petitions synced"] += synced
+                if failed:
+                    self.stats["petition syncs failed"] += failed
 
     def _claim(self, room: int) -> list[Signature] | None:
         """Claim and queue up to ``room`` signatures; ``None`` when the database could not be asked."""

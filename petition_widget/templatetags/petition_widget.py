@@ -13,12 +13,13 @@ register = template.Library()
 
 
 @register.inclusion_tag("petition_widget/widget.html", takes_context=True)
-def petition_form(context, petition):
+def petition_form(context, petition, page_title=""):
     """Render a petition's signing form, with its platform notice, inside any page.
 
     ``petition`` is a :class:`~petition_widget.models.Petition` or its slug. The page needs the
     request in its context (``django.template.context_processors.request``) for the CSRF token and
-    to come back to itself after signing.
+    to come back to itself after signing. ``page_title`` (the host page's title) names the page in the link
+    back that the stand-alone form page shows after a refused submission without JavaScript.
     """
     request = context.get("request")
     if request is None:
@@ -33,7 +34,9 @@ def petition_form(context, petition):
             logger.warning("petition_form: no petition with slug %r", slug)
             # Visitors see nothing; a developer (DEBUG on) sees why in the page.
             return {"petition": None, "missing_message": missing_message(slug) if settings.DEBUG else ""}
-    return widget_context(request, petition, next_url=without_signed_param(request.get_full_path()))
+    return widget_context(
+        request, petition, next_url=without_signed_param(request.get_full_path()), page_title=page_title
+    )
 
 
 def missing_message(slug) -> str:
