@@ -1,5 +1,5 @@
-"""The Wagtail integration's tests (tests/wagtail_site/pages_test.py), each group in a pytest process of its own
-under the Wagtail site's settings (a process has one settings module).
+"""The Wagtail integration's tests (tests/wagtail_site/wagtail_pages.py, named apart from the suite's test_*.py so
+that the main run does not collect them), each group in a pytest process of its own under the Wagtail site's settings (a process has one settings module).
 
 Wagtail is part of the test extra: without it this module fails at import, loudly, rather than skip.
 """
@@ -16,7 +16,7 @@ import pytest
 import wagtail  # noqa: F401  (fails the module when the test extra is not installed in full)
 
 REPO = Path(__file__).resolve().parent.parent
-PAGES_TESTS = "tests/wagtail_site/pages_test.py"
+PAGES_TESTS = "tests/wagtail_site/wagtail_pages.py"
 
 
 def run_wagtail_tests(marker: str) -> str:
