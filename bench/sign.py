@@ -873,6 +873,7 @@ PROFILE_STEPS = (
     ("check_form_token (the token's HMAC)", 3, "petition_widget.abuse:check_form_token"),
     ("abuse checks: client_hash (the address's HMAC)", 2, "petition_widget.abuse:client_hash"),
     ("abuse checks: RateLimiter.take (cache, both limits)", 2, "petition_widget.ratelimit:RateLimiter.take"),
+    ("abuse checks: take_together (Redis: token and limits)", 2, "petition_widget.ratelimit:take_together"),
     ("signing.sign", 2, "petition_widget.signing:sign"),
     ("count_new_signature (counter UPDATE)", 3, "petition_widget.models:count_new_signature"),
     ("on_signature_stored (forwarding wake)", 3, "petition_widget.forwarding.wake:on_signature_stored"),
