@@ -3,7 +3,13 @@
 
     .venv/bin/python bench/sign.py [--rounds N] [--seconds S] [--concurrency C]
                                    [--client auto|wrk|python] [--db-dir DIR] [--wal] [--cache-url URL]
+                                   [--database-url postgres://USER@HOST:PORT/ANY]
                                    [--profile] [--profile-requests N]
+
+``--database-url`` runs everything on PostgreSQL instead: the scratch database ``pw_bench_sign`` on that
+server (whatever database the URL names), dropped and created again, serves both gunicorns and the
+minimal view alike, and is dropped at the end. With ``--cache-url redis://...`` too, that is the
+production stack of docs/deployment.md.
 
 Starts gunicorn (2 sync workers) on a fresh, migrated SQLite file in a temporary directory, with
 the example site's settings plus the reference views of ``bench/urls.py``, and measures four
@@ -59,7 +65,7 @@ import time
 from dataclasses import dataclass, field
 from http.client import HTTPConnection
 from pathlib import Path
-from urllib.parse import quote, urlencode
+from urllib.parse import quote, urlencode, urlsplit, urlunsplit
 
 REPO = Path(__file__).resolve().parent.parent
 # Run as a script, sys.path would start with bench/ itself; the repository takes its place so that the
@@ -67,12 +73,22 @@ REPO = Path(__file__).resolve().parent.parent
 if sys.path and Path(sys.path[0]).resolve() == REPO / "bench":
     sys.path[0] = str(REPO)
 
-from bench.support import HOST, emulator_env, free_port, process_cpu, start_emulator, stop_processes  # noqa: E402
+from bench.support import (  # noqa: E402
+    HOST,
+    emulator_env,
+    free_port,
+    pg_admin,
+    process_cpu,
+    start_emulator,
+    stop_processes,
+)
 
 LUA_SCRIPT = Path(__file__).resolve().parent / "sign_post.lua"
 SLUG = "bring-back-the-trees"
 NEXT_URL = "/posts/bring-back-the-trees/"
 TARGET_RATIO = 0.70
+# The scratch database of --database-url, on that server.
+PG_DATABASE = "pw_bench_sign"
 # The forwarding phase: a petition on the emulator and its form.
 FORWARD_SLUG = "bench-forwarding"
 FORWARD_PETITION = "1001"
@@ -123,6 +139,9 @@ SERVER_SETTINGS = {
     "checked": {"SIGN_LIMIT_PER_IP": CHECKED_LIMIT, "SIGN_LIMIT_PER_PETITION": CHECKED_LIMIT},
     "unchecked": {"SIGN_MIN_SECONDS": "0", "SIGN_LIMIT_PER_IP": "0", "SIGN_LIMIT_PER_PETITION": "0"},
 }
+# Tokens made per second measured: the pool must outlast the fastest endpoint (wrk stops with a Lua error
+# when it runs out, which fails the run; a token is never posted twice).
+TOKENS_PER_SECOND = 3000
 # How long before the run the benchmark's form was rendered: past SIGN_MIN_SECONDS, far within SIGN_FORM_MAX_AGE.
 FORM_AGE_SECONDS = 60
 
@@ -173,60 +192,72 @@ class Server:
 
 @dataclass
 class Bench:
-    """The shared state of one run: the servers, CSRF pair, form tokens, the counted 303s per e-mail prefix."""
+    """The shared state of one run: the servers, CSRF pair, the counted 303s per e-mail prefix."""
 
     servers: dict[str, Server]
     csrf: Csrf
     counted: dict[str, int] = field(default_factory=dict)
-    tokens: dict[str, str] = field(default_factory=dict)
+    petitions: dict[str, object] = field(default_factory=dict)
 
     def server(self, endpoint: Endpoint) -> Server:
         return self.servers[endpoint.server]
 
-    def body_template(self, prefix: str, endpoint: Endpoint) -> str:
-        """The urlencoded form with ``%d`` twice in the e-mail address (client id, request number).
+    def body_template(self, prefix: str) -> str:
+        """The urlencoded form with ``%s`` for the form token and ``%d`` twice in the e-mail address (client
+        id, request number).
 
-        As a browser sends it: the form token of the endpoint's petition and the empty honeypot included.
+        As a browser sends it: a form token of the endpoint's petition and the empty honeypot included.
         Both the Lua script and the Python client fill it with printf-style formatting, so every
         other ``%`` of the urlencoded body is doubled.
         """
-        if endpoint.slug not in self.tokens:
-            self.tokens[endpoint.slug] = aged_form_token(endpoint.slug)
-        fields = {
-            **SIGNER,
-            "next": NEXT_URL,
-            "csrfmiddlewaretoken": self.csrf.token,
-            "form_token": self.tokens[endpoint.slug],
-            "website": "",
-        }
-        return urlencode(fields).replace("%", "%%") + f"&email={quote(prefix)}-%d-%d%%40bench.example"
+        fields = {**SIGNER, "next": NEXT_URL, "csrfmiddlewaretoken": self.csrf.token, "website": ""}
+        return urlencode(fields).replace("%", "%%") + f"&form_token=%s&email={quote(prefix)}-%d-%d%%40bench.example"
+
+    def tokens(self, endpoint: Endpoint, count: int) -> list[str]:
+        """``count`` form tokens of the endpoint's petition, urlencoded: one per POST (see aged_form_tokens)."""
+        if endpoint.slug not in self.petitions:
+            from django.db import connections
+
+            from petition_widget.models import Petition
+
+            self.petitions[endpoint.slug] = Petition.objects.only("pk").get(slug=endpoint.slug)
+            connections.close_all()
+        return aged_form_tokens(self.petitions[endpoint.slug], count)
 
 
-def aged_form_token(slug: str) -> str:
-    """The form token of the petition's form as if rendered FORM_AGE_SECONDS ago, made with the site's key.
+def aged_form_tokens(petition, count: int) -> list[str]:
+    """``count`` form tokens of the petition's form as if rendered FORM_AGE_SECONDS ago, made with the site's
+    key, urlencoded for the body.
 
-    The load generator posts one form back thousands of times a second; a signer takes more than
-    SIGN_MIN_SECONDS over it, so the token is made earlier, as petition_widget.abuse itself makes it.
+    A form token is good for one signature (its nonce is spent in the cache), and a signer takes more than
+    SIGN_MIN_SECONDS over the form: so the load generator is handed a pool of distinct tokens made earlier,
+    as petition_widget.abuse itself makes them, and posts each once.
     """
-    from django.db import connections
-
     from petition_widget.abuse import make_form_token
-    from petition_widget.models import Petition
 
-    petition = Petition.objects.only("pk").get(slug=slug)
-    connections.close_all()
-    return make_form_token(petition, issued_at=time.time() - FORM_AGE_SECONDS)
+    issued_at = time.time() - FORM_AGE_SECONDS
+    return [quote(make_form_token(petition, issued_at=issued_at), safe="") for _ in range(count)]
+
+
+def pool_size(seconds: float) -> int:
+    """Tokens enough for the POSTs of ``seconds`` (more than two workers answer, even the bare view)."""
+    return int(max(seconds, 1) * TOKENS_PER_SECOND) + 1000
 
 
 # --- the server -----------------------------------------------------------------------------------
 
 
-def prepare_environment(tmp: Path, port: int, cache_url: str = "") -> dict[str, str]:
+def scratch_database_url(url: str) -> str:
+    """``url`` with the scratch database's name in place of the one it names."""
+    return urlunsplit(urlsplit(url)._replace(path=f"/{PG_DATABASE}"))
+
+
+def prepare_environment(tmp: Path, port: int, cache_url: str = "", database_url: str = "") -> dict[str, str]:
     env = {
         "DJANGO_SETTINGS_MODULE": "bench.settings",
         "DEBUG": "0",
         "SECRET_KEY": secrets.token_urlsafe(50),
-        "DATABASE_URL": f"sqlite:///{tmp / 'bench.sqlite3'}",
+        "DATABASE_URL": scratch_database_url(database_url) if database_url else f"sqlite:///{tmp / 'bench.sqlite3'}",
         "SITE_URL": f"http://{HOST}:{port}",
         **SERVER_SETTINGS["checked"],
         # gunicorn's control socket defaults to ~/.gunicorn; keep it in the temporary directory.
@@ -252,7 +283,8 @@ def prepare_environment(tmp: Path, port: int, cache_url: str = "") -> dict[str, 
 
 
 def setup_database(wal: bool = False) -> None:
-    """Migrate the fresh SQLite file and add the petition every sign POST goes to."""
+    """Migrate the fresh database (SQLite file or PostgreSQL scratch database), add the petition every sign
+    POST goes to."""
     import django
 
     django.setup()
@@ -262,7 +294,7 @@ def setup_database(wal: bool = False) -> None:
     from petition_widget.models import Petition, Provider
 
     call_command("migrate", verbosity=0, interactive=False, skip_checks=True)
-    if wal:
+    if wal and connections["default"].vendor == "sqlite":
         # The journal mode is stored in the database file: every later connection uses it too.
         with connections["default"].cursor() as cursor:
             cursor.execute("PRAGMA journal_mode=WAL")
@@ -383,6 +415,9 @@ def children_cpu() -> float:
 
 
 def run_wrk(bench: Bench, endpoint: Endpoint, prefix: str, seconds: float, concurrency: int) -> RunResult:
+    # One thread: one Lua state, which posts each token of the file once.
+    pool = Path(tempfile.mkstemp(prefix="pw-tokens-", suffix=".txt")[1])
+    pool.write_text("\n".join(bench.tokens(endpoint, pool_size(seconds))) + "\n")
     command = [
         "wrk",
         "--threads=1",
@@ -396,9 +431,13 @@ def run_wrk(bench: Bench, endpoint: Endpoint, prefix: str, seconds: float, concu
         endpoint.path,
         f"csrftoken={bench.csrf.cookie}",
         bench.server(endpoint).origin,
-        bench.body_template(prefix, endpoint),
+        bench.body_template(prefix),
+        str(pool),
     ]
-    output = subprocess.run(command, capture_output=True, text=True, check=False)
+    try:
+        output = subprocess.run(command, capture_output=True, text=True, check=False)
+    finally:
+        pool.unlink()
     line = next((x for x in output.stdout.splitlines() if x.startswith("BENCH ")), None)
     if output.returncode != 0 or line is None:
         sys.exit(f"wrk failed ({output.returncode}):\n{output.stdout}\n{output.stderr}")
@@ -420,12 +459,12 @@ def _python_client(args: tuple) -> None:
     gunicorn's sync workers close the connection after every answer, so a fresh connection per
     request is what any client gets; raw sockets keep this process's share of the two cores small.
     """
-    port, head, template, client_id, expected, start_at, deadline, out = args
+    port, head, template, tokens, client_id, expected, start_at, deadline, out = args
     ok = bad = first_bad = errors = n = 0
     time.sleep(max(0.0, start_at - time.monotonic()))
-    while time.monotonic() < deadline:
+    while time.monotonic() < deadline and n < len(tokens):
         n += 1
-        body = (template % (client_id, n)).encode()
+        body = (template % (tokens[n - 1], client_id, n)).encode()
         data = head % len(body) + body
         chunks = []
         try:
@@ -459,11 +498,23 @@ def run_python(bench: Bench, endpoint: Endpoint, prefix: str, seconds: float, co
     out = context.Queue()
     start_at = time.monotonic() + 0.3
     deadline = start_at + seconds
-    template = bench.body_template(prefix, endpoint)
+    template = bench.body_template(prefix)
     processes = [
         context.Process(
             target=_python_client,
-            args=((server.port, head, template, i + 1, endpoint.expected, start_at, deadline, out),),
+            args=(
+                (
+                    server.port,
+                    head,
+                    template,
+                    bench.tokens(endpoint, pool_size(seconds)),
+                    i + 1,
+                    endpoint.expected,
+                    start_at,
+                    deadline,
+                    out,
+                ),
+            ),
         )
         for i in range(concurrency)
     ]
@@ -764,13 +815,16 @@ class InProcess:
         self.cookie = f"csrftoken={self.bench.csrf.cookie}"
         self.templates = {}
         self.numbers = {}
+        self.pool: list[str] = []
 
     def call(self, endpoint: Endpoint, prefix: str) -> None:
         if prefix not in self.templates:
-            self.templates[prefix] = self.bench.body_template(prefix, endpoint)
+            self.templates[prefix] = self.bench.body_template(prefix)
             self.numbers[prefix] = 0
         self.numbers[prefix] += 1
-        body = (self.templates[prefix] % (0, self.numbers[prefix])).encode()
+        if not self.pool:
+            self.pool = self.bench.tokens(ENDPOINTS[0], 1000)
+        body = (self.templates[prefix] % (self.pool.pop(), 0, self.numbers[prefix])).encode()
         origin = self.bench.server(endpoint).origin
         status = wsgi_call(self.handler, "POST", endpoint.path, body, self.cookie, origin)[0]
         if status != endpoint.expected:
@@ -819,6 +873,7 @@ PROFILE_STEPS = (
     ("check_form_token (the token's HMAC)", 3, "petition_widget.abuse:check_form_token"),
     ("abuse checks: client_hash (the address's HMAC)", 2, "petition_widget.clients:client_hash"),
     ("abuse checks: RateLimiter.take (cache, both limits)", 2, "petition_widget.ratelimit:RateLimiter.take"),
+    ("abuse checks: take_together (Redis: token and limits)", 2, "petition_widget.ratelimit:take_together"),
     ("signing.sign", 2, "petition_widget.signing:sign"),
     ("count_new_signature (counter UPDATE)", 3, "petition_widget.models:count_new_signature"),
     ("on_signature_stored (forwarding wake)", 3, "petition_widget.forwarding.wake:on_signature_stored"),
@@ -976,6 +1031,12 @@ def main() -> None:
         "local memory per worker; e.g. redis://127.0.0.1:6379/1)",
     )
     parser.add_argument(
+        "--database-url",
+        default="",
+        help="a PostgreSQL server (postgres://USER@HOST:PORT/DB) to run on instead of SQLite; the scratch "
+        f"database {PG_DATABASE} on it is dropped and created again, and dropped at the end",
+    )
+    parser.add_argument(
         "--upstream-rounds",
         type=int,
         default=3,
@@ -999,10 +1060,14 @@ def main() -> None:
     elif args.client == "wrk" and not shutil.which("wrk"):
         parser.error("wrk is not installed (Debian: apt-get install wrk); use --client python")
 
+    if args.database_url and not args.database_url.startswith(("postgres://", "postgresql://")):
+        parser.error("--database-url must be a postgres:// URL")
+    if args.database_url:
+        pg_admin(args.database_url, f"DROP DATABASE IF EXISTS {PG_DATABASE}", f"CREATE DATABASE {PG_DATABASE}")
     tmp = Path(tempfile.mkdtemp(prefix="pw-bench-", dir=args.db_dir))
     try:
         port = free_port()
-        env = prepare_environment(tmp, port, args.cache_url)
+        env = prepare_environment(tmp, port, args.cache_url, args.database_url)
         setup_database(wal=args.wal)
         import django
         import gunicorn
@@ -1012,8 +1077,8 @@ def main() -> None:
 
         print(
             f"Sign POST benchmark: Django {django.get_version()}, Python {sys.version.split()[0]}, "
-            f"gunicorn {gunicorn.__version__} (2 sync workers), SQLite file in {tmp} "
-            f"({'WAL' if args.wal else 'rollback journal'}), {os.cpu_count()} CPUs; abuse checks on "
+            f"gunicorn {gunicorn.__version__} (2 sync workers), {database_label(args, tmp)}, "
+            f"{os.cpu_count()} CPUs; abuse checks on "
             f"(SIGN_MIN_SECONDS {app_settings.SIGN_MIN_SECONDS}, limits {CHECKED_LIMIT} an hour per address and a "
             f"minute per petition, counted in {settings.CACHES['default']['BACKEND'].rsplit('.', 1)[-1]}) "
             "beside a server with them off"
@@ -1036,6 +1101,21 @@ def main() -> None:
             run_profile(args.profile_requests)
     finally:
         shutil.rmtree(tmp, ignore_errors=True)
+        if args.database_url:
+            from django.db import connections
+
+            connections.close_all()
+            pg_admin(args.database_url, f"DROP DATABASE IF EXISTS {PG_DATABASE} WITH (FORCE)")
+
+
+def database_label(args, tmp: Path) -> str:
+    if args.database_url:
+        from django.db import connection
+
+        version = connection.cursor().connection.info.server_version
+        connection.close()
+        return f"PostgreSQL {version // 10000}.{version % 10000} (database {PG_DATABASE})"
+    return f"SQLite file in {tmp} ({'WAL' if args.wal else 'rollback journal'})"
 
 
 if __name__ == "__main__":

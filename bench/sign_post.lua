@@ -1,7 +1,9 @@
 -- wrk script of bench/sign.py: one POST per request with a unique e-mail address, every answer's
 -- status checked against the expected one. bench/sign.py passes everything after "--":
---   <expected status> <path> <cookie header> <origin> <body template with %d and %d>
--- and reads the one "BENCH ..." line that done() prints.
+--   <expected status> <path> <cookie header> <origin> <body template with %s, %d and %d> <token file>
+-- and reads the one "BENCH ..." line that done() prints. A form token is good for one signature, so the
+-- token file holds one urlencoded token a line, each posted once (%s); the e-mail address is made of the
+-- thread's id and the request's number (%d, %d). Running out of tokens stops the thread with an error.
 
 local threads = {}
 local next_id = 0
@@ -21,6 +23,12 @@ function init(args)
       ["Content-Type"] = "application/x-www-form-urlencoded",
    }
    template = args[5]
+   tokens = {}
+   for line in io.lines(args[6]) do
+      if line ~= "" then
+         table.insert(tokens, line)
+      end
+   end
    counter = 0
    bad = 0
    first_bad = 0
@@ -28,7 +36,11 @@ end
 
 function request()
    counter = counter + 1
-   return wrk.format("POST", path, headers, string.format(template, id, counter))
+   local token = tokens[counter]
+   if token == nil then
+      error("bench/sign.py: out of form tokens after " .. (counter - 1) .. " requests")
+   end
+   return wrk.format("POST", path, headers, string.format(template, token, id, counter))
 end
 
 function response(status, resp_headers, body)

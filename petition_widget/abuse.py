@@ -36,7 +36,7 @@ import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Protocol
 
 from django import forms
 from django.core import signing
@@ -47,7 +47,7 @@ from django.utils.module_loading import import_string
 from django.utils.translation import gettext_lazy as _
 
 from .conf import DEFAULTS, app_settings
-from .ratelimit import RateLimiter, Slot
+from .ratelimit import RateLimiter, Slot, Take, take_together
 
 if TYPE_CHECKING:
     from .api_keys import ApiKey
@@ -282,6 +282,14 @@ class ProtectionForm(forms.Form):
             return TokenClaim()
         return claim_form_token(self.data.get(TOKEN_FIELD, ""))
 
+    def claim_key(self) -> str | None:
+        """The cache key that spending the posted token sets (:func:`nonce_key`), or ``None`` when there is
+        nothing to spend (the token check is off, or the token unreadable): what :meth:`claim` would spend."""
+        if not app_settings.SIGN_MIN_SECONDS:
+            return None
+        parts = read_form_token(self.data.get(TOKEN_FIELD, ""))
+        return None if parts is None else nonce_key(parts[1])
+
     def again(self, *, keep_token: bool) -> ProtectionForm:
         """The unbound form to render next, with a captcha afresh and an empty honeypot.
 
@@ -296,12 +304,16 @@ class ProtectionForm(forms.Form):
 # --- rate limits -----------------------------------------------------------------------------------
 
 
-class RateLimited(Exception):
-    """A rate limit is reached: ``refusal`` says which, and when to try again."""
+class Refused(Exception):
+    """A signature about to be stored is refused: ``refusal`` says why."""
 
     def __init__(self, refusal: Refusal) -> None:
         super().__init__(refusal.code)
         self.refusal = refusal
+
+
+class RateLimited(Refused):
+    """A rate limit is reached: ``refusal`` says which, and when to try again."""
 
 
 # The jitter of a refusal's Retry-After; one generator for the process rather than one seeded per request.
@@ -422,4 +434,108 @@ def reserve_signature(petition: Petition, ip_hash: str, *, api_key: ApiKey | Non
         yield reservation
     except BaseException:
         reservation.release()
+        raise
+
+
+# --- the token and the limits together: one round trip on Redis --------------------------------------
+
+
+# (the limit's name, its limiter, its counter's name, the limit, its refusal)
+_Limit = tuple[str, RateLimiter, str, int, Refusal]
+
+
+def _limits(petition: Petition, ip_hash: str, api_key: ApiKey | None) -> list[_Limit]:
+    """The limits a signature counts against, in :func:`reserve_signature`'s order (limits of 0 left out)."""
+    limits = []
+    if ip_hash:
+        limits.append(("address", ip_limiter(), ip_key(ip_hash), app_settings.SIGN_LIMIT_PER_IP, LIMIT_PER_IP))
+    limits.append(
+        (
+            "petition",
+            petition_limiter(),
+            petition_key(petition),
+            app_settings.SIGN_LIMIT_PER_PETITION,
+            LIMIT_PER_PETITION,
+        )
+    )
+    if api_key is not None:
+        limits.append(("key", key_limiter(), api_key_key(api_key), key_limit(api_key), LIMIT_PER_KEY))
+    return [limit for limit in limits if limit[3] > 0]
+
+
+def _claim_and_reserve_at_once(
+    petition: Petition, ip_hash: str, api_key: ApiKey | None, token_key: str | None
+) -> tuple[TokenClaim, Reservation] | None:
+    """Spend the token and take every slot in one round trip when ``RATE_LIMIT_CACHE`` is Redis, else ``None``.
+
+    Raises :class:`Refused` (a replay) or :class:`RateLimited` with nothing counted and nothing spent. A
+    cache that fails lets the signature through unchecked, as each check alone does.
+    """
+    cache = caches[app_settings.RATE_LIMIT_CACHE]
+    limits = _limits(petition, ip_hash, api_key)
+    try:
+        together = take_together(
+            cache,
+            [Take(limiter, key, limit) for _name, limiter, key, limit, _refusal in limits],
+            marker=token_key or "",
+            marker_ttl=app_settings.SIGN_FORM_MAX_AGE,
+        )
+    except Exception:
+        logger.error("form token not spent and signing rate limits not applied: their cache failed", exc_info=True)
+        return TokenClaim(), Reservation()
+    if together is None:
+        return None
+    if not together.marked:
+        raise Refused(REPLAYED)
+    if together.refused is not None:
+        refusal = limits[together.refused][4]
+        retry = max(1, round(together.wait))
+        raise RateLimited(Refusal(refusal.code, refusal.message, refusal.status, retry_after=retry))
+    reservation = Reservation()
+    pairs = zip(limits, together.slots, strict=True)
+    reservation.slots = [(name, limiter, slot) for (name, limiter, *_rest), slot in pairs]
+    return TokenClaim(token_key), reservation
+
+
+class Claims(Protocol):
+    """The form token's single use as :func:`claim_and_reserve` needs it (:class:`ProtectionForm` is one)."""
+
+    def claim(self) -> TokenClaim | None: ...
+
+
+@contextmanager
+def claim_and_reserve(
+    petition: Petition, ip_hash: str, *, api_key: ApiKey | None = None, checks: Claims | None = None
+) -> Iterator[tuple[TokenClaim, Reservation]]:
+    """Spend the form token of ``checks`` (if any) and count one signature against the limits, or raise
+    :class:`Refused` (:data:`REPLAYED`) / :class:`RateLimited` with nothing spent or counted.
+
+    On a Redis ``RATE_LIMIT_CACHE`` (and checks that name their token's key, ``claim_key``) all of it
+    takes one round trip (:func:`petition_widget.ratelimit.take_together`); on other caches the token is
+    spent first (:func:`claim_form_token`), then :func:`reserve_signature` takes the slots one by one. The
+    outcome is the same. Store the signature inside the block: if it raises, the slots and the token are
+    given back; a duplicate is the caller's to release (``keep_address``) and, unless concealed, to give
+    the token back for.
+    """
+    at_once = None
+    if checks is None or hasattr(checks, "claim_key"):
+        token_key = None if checks is None else checks.claim_key()
+        at_once = _claim_and_reserve_at_once(petition, ip_hash, api_key, token_key)
+    if at_once is not None:
+        claim, reservation = at_once
+        try:
+            yield claim, reservation
+        except BaseException:
+            reservation.release()
+            claim.give_back()
+            raise
+        return
+    claim = TokenClaim() if checks is None else checks.claim()
+    if claim is None:
+        raise Refused(REPLAYED)
+    try:
+        with reserve_signature(petition, ip_hash, api_key=api_key) as reservation:
+            yield claim, reservation
+    except BaseException:
+        claim.give_back()
         raise

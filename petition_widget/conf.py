@@ -336,6 +336,14 @@ SETTINGS: tuple[Setting, ...] = (
         "attempts and to retry, cancel or mark signatures as spam, but not to export or erase them; `\"\"` "
         "creates none."
     )),
+    # -- health checks for operators (petition_widget.health, the [health] extra)
+    Setting("HEALTH_BACKLOG_MAX_AGE", 900, whole_number(1), "E030", (
+        "Seconds the oldest due signature may have waited for a forwarder (since it was stored, or since its "
+        "retry fell due) before the `ForwardingBacklog` health check fails."
+    )),
+    Setting("HEALTH_PAUSED_PETITIONS_MAX", 0, whole_number(0), "E031", (
+        "Petitions that may have forwarding paused before the `PausedPetitions` health check fails."
+    )),
 )
 # fmt: on
 

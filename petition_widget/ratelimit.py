@@ -182,3 +182,115 @@ class RateLimiter:
                     return False
             else:
                 time.sleep(wait)
+
+
+# --- several limits and a single-use marker in one round trip (Redis) ------------------------------
+
+# KEYS: the marker (when ARGV[1] is 1), then per limit the counter of the current step followed by the
+# counters of its range. ARGV: 1/0 (a marker), the marker's TTL, the number of limits, then per limit its
+# limit, the length of its range and its counters' TTL. Answers {-1} when the marker was set already,
+# {0} when every slot was granted, else {the refused limit's number from 1, its oldest busy counter's place
+# in its range from 1}; a refusal leaves everything as it was.
+_TOGETHER_SCRIPT = """
+local has_marker = tonumber(ARGV[1]) == 1
+local k = 1
+if has_marker then
+  if not redis.call('SET', KEYS[1], 1, 'NX', 'EX', tonumber(ARGV[2])) then return {-1} end
+  k = 2
+end
+local a = 4
+local taken = {}
+for i = 1, tonumber(ARGV[3]) do
+  local limit, span, ttl = tonumber(ARGV[a]), tonumber(ARGV[a + 1]), tonumber(ARGV[a + 2])
+  a = a + 3
+  local bucket = KEYS[k]
+  if redis.call('INCR', bucket) == 1 then redis.call('EXPIRE', bucket, ttl) end
+  local values = redis.call('MGET', unpack(KEYS, k + 1, k + span))
+  local sum, oldest = 0, 0
+  for j = 1, span do
+    local n = tonumber(values[j]) or 0
+    sum = sum + n
+    if n > 0 and oldest == 0 then oldest = j end
+  end
+  if sum > limit then
+    redis.call('DECR', bucket)
+    for _, b in ipairs(taken) do redis.call('DECR', b) end
+    if has_marker then redis.call('DEL', KEYS[1]) end
+    return {i, oldest}
+  end
+  table.insert(taken, bucket)
+  k = k + span + 1
+end
+return {0}
+"""
+# The registered script (its SHA1 computed once); called with the client of each request.
+_script = None
+
+
+def redis_client(cache: BaseCache):
+    """The redis-py client a Django ``RedisCache`` writes through, or ``None`` for any other backend."""
+    from django.core.cache.backends.redis import RedisCache
+
+    if not isinstance(cache, RedisCache):
+        return None
+    return cache._cache.get_client(write=True)
+
+
+@dataclass(frozen=True)
+class Take:
+    """One slot to take: of ``limiter``, counted under ``key``, at most ``limit`` in its window (``limit`` > 0)."""
+
+    limiter: RateLimiter
+    key: str
+    limit: int
+
+
+@dataclass(frozen=True)
+class Together:
+    """What :func:`take_together` did: ``marked`` False means the marker was there already and nothing
+    was counted; ``refused`` is the index of the take that was refused (nothing counted), with ``wait``."""
+
+    marked: bool
+    slots: tuple[Slot, ...] = ()
+    refused: int | None = None
+    wait: float = 0.0
+
+
+def take_together(cache: BaseCache, takes: list[Take], *, marker: str = "", marker_ttl: int = 0) -> Together | None:
+    """Set ``marker`` (unless set already) and take a slot of each of ``takes``, in one round trip to Redis.
+
+    All or nothing: a marker found set, or a limit reached, leaves every counter and the marker as they
+    were, exactly as taking the slots one by one and giving the earlier ones back would. The limiters
+    must count in ``cache``. ``None`` when ``cache`` is not a Redis cache: the caller takes them one by one.
+    """
+    client = redis_client(cache)
+    if client is None:
+        return None
+    keys: list[str] = []
+    argv: list[int] = [1 if marker else 0, max(1, int(marker_ttl)), len(takes)]
+    if marker:
+        keys.append(cache.make_and_validate_key(marker))
+    plans = []
+    for take in takes:
+        limiter = take.limiter
+        now = limiter.clock()
+        step = limiter._step(now)
+        first = step - limiter.past
+        steps = range(first, step + _AHEAD + 1)
+        keys.append(cache.make_and_validate_key(limiter._bucket(take.key, step)))
+        keys.extend(cache.make_and_validate_key(limiter._bucket(take.key, s)) for s in steps)
+        argv.extend((take.limit, len(steps), limiter.ttl))
+        plans.append((now, step, first))
+    global _script
+    if _script is None:
+        _script = client.register_script(_TOGETHER_SCRIPT)
+    answer = [int(x) for x in _script(keys=keys, args=argv, client=client)]
+    if answer[0] == -1:
+        return Together(marked=False)
+    if answer[0] == 0:
+        return Together(marked=True, slots=tuple(Slot(t.key, plan[1]) for t, plan in zip(takes, plans, strict=True)))
+    index = answer[0] - 1
+    limiter, (now, step, first) = takes[index].limiter, plans[index]
+    oldest = first + answer[1] - 1 if answer[1] else step
+    wait = (oldest + limiter.past + 1) * limiter.resolution - now
+    return Together(marked=True, refused=index, wait=max(wait, _MIN_WAIT) + limiter.random.uniform(0, _JITTER))

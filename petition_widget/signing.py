@@ -5,8 +5,9 @@ The caller validates the signer's fields (a :class:`~petition_widget.forms.Signa
 (a :class:`Client`) and hands over the form token's check (:class:`Checks`, ``None`` where there is none);
 :func:`sign` then, in this order:
 
-1. spends the form token's nonce (a replayed token is refused);
-2. reserves a slot of each rate limit (:func:`petition_widget.abuse.reserve_signature`);
+1. spends the form token's nonce (a replayed token is refused) and
+2. reserves a slot of each rate limit, both in :func:`petition_widget.abuse.claim_and_reserve` (one round
+   trip when the counters are in Redis);
 3. INSERTs the signature unless its address has already signed the petition, adds it to the petition's
    counters in the same transaction, and after the commit sends the confirmation e-mail (a petition that
    asks for one) or wakes forwarding (:mod:`petition_widget.forwarding.wake`);
@@ -71,7 +72,11 @@ class Client:
 
 
 class Checks(Protocol):
-    """The form token's single use: :class:`petition_widget.abuse.ProtectionForm` is one."""
+    """The form token's single use: :class:`petition_widget.abuse.ProtectionForm` is one.
+
+    Checks that also have ``claim_key()`` (the nonce's cache key, or ``None``) let a Redis cache spend the
+    token in the same round trip as the limits.
+    """
 
     def claim(self) -> abuse.TokenClaim | None:
         """Spend the token for a signature about to be stored; ``None`` when it was spent already."""
@@ -117,21 +122,18 @@ def sign(petition: Petition, data: Mapping[str, Any], *, client: Client, checks:
     A refusal (a replayed token, a rate limit) stores and counts nothing. A database error other than
     the duplicate is raised, with the slots and the token given back.
     """
-    claim = abuse.TokenClaim() if checks is None else checks.claim()
-    if claim is None:
-        return SignResult(Status.REFUSED, refusal=abuse.REPLAYED)
     signature = build_signature(petition, data, ip_hash=client.ip_hash)
     using = router.db_for_write(Signature, instance=signature)
     try:
-        with abuse.reserve_signature(petition, client.ip_hash, api_key=client.api_key) as reservation:
+        with abuse.claim_and_reserve(petition, client.ip_hash, api_key=client.api_key, checks=checks) as (
+            claim,
+            reservation,
+        ):
             stored = _store(signature, using)
             if not stored and not petition.conceal_duplicates:
                 reservation.release(keep_address=True)
-    except BaseException as exc:
-        claim.give_back()
-        if isinstance(exc, abuse.RateLimited):
-            return SignResult(Status.REFUSED, refusal=exc.refusal)
-        raise
+    except abuse.Refused as exc:
+        return SignResult(Status.REFUSED, refusal=exc.refusal)
     if stored:
         return SignResult(Status.STORED, signature=signature)
     if not petition.conceal_duplicates:

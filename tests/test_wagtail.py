@@ -1,5 +1,6 @@
 """The Wagtail integration's tests (tests/wagtail_site/wagtail_pages.py, named apart from the suite's test_*.py so
-that the main run does not collect them), each group in a pytest process of its own under the Wagtail site's settings (a process has one settings module).
+that the main run does not collect them), each group in a pytest process of its own under the Wagtail site's
+settings (a process has one settings module).
 
 Wagtail is part of the test extra: without it this module fails at import, loudly, rather than skip.
 """
