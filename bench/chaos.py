@@ -12,7 +12,7 @@ meanwhile: at 30% SIGKILLs one worker and starts another in its place, and at 50
 for --outage seconds. Once every local row has reached a final state it prints the counts: local rows
 per state, what the emulator accepted, duplicates it refused, and any signature missing or extra on
 either side. Exit status 0 only if the emulator holds exactly one accepted signature per local row and
-every row is sent. tests/test_forwarding_chaos.py runs the same scenario with 1,000 signatures.
+every row is sent. tests/forwarding/test_forwarding_chaos.py runs the same scenario with 1,000 signatures.
 """
 
 from __future__ import annotations

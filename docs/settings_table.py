@@ -3,7 +3,7 @@
     python docs/settings_table.py           # rewrite the table between the markers
     python docs/settings_table.py --check   # exit 1 if the table is out of date
 
-tests/test_settings_docs.py fails while the two disagree.
+tests/checks/test_settings_docs.py fails while the two disagree.
 """
 
 from __future__ import annotations

@@ -9,7 +9,7 @@ os.environ.setdefault("CHANGEORG_SECRET", "test-secret")
 os.environ.setdefault("WETHEPEOPLE_API_KEY", "test-api-key")
 os.environ.setdefault("REQUESTER_EMAIL", "owner@blog.example")
 # The abuse checks are off for the suite as a whole (it posts many signatures from one address, at once);
-# tests/test_abuse.py turns them on where it tests them.
+# tests/signing/test_abuse.py turns them on where it tests them.
 os.environ.setdefault("SIGN_MIN_SECONDS", "0")
 os.environ.setdefault("SIGN_LIMIT_PER_IP", "0")
 os.environ.setdefault("SIGN_LIMIT_PER_PETITION", "0")

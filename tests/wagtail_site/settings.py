@@ -1,6 +1,7 @@
 """A Wagtail site for the tests of ``petition_widget.contrib.wagtail``: the suite's settings with Wagtail added.
 
-Runs in a pytest process of its own (``tests/test_wagtail.py`` starts it), since a process has one settings module.
+Runs in a pytest process of its own (``tests/integration/test_wagtail.py`` starts it), since a process has one
+settings module.
 """
 
 from tests.settings import *  # noqa: F403

@@ -1,7 +1,7 @@
 """The Wagtail integration on a Wagtail site of the suite's own: the petition block renders the form on a page,
 signing through it works (test client and browser), petitions are snippets with a chooser.
 
-Run under ``tests.wagtail_site.settings`` by tests/test_wagtail.py, in a pytest process of its own.
+Run under ``tests.wagtail_site.settings`` by tests/integration/test_wagtail.py, in a pytest process of its own.
 """
 
 from __future__ import annotations
@@ -16,8 +16,8 @@ from playwright.sync_api import expect
 from wagtail.models import Site
 
 from petition_widget.models import ForwardingState, Signature
+from tests.browser.test_browser import browser_page, fill_signer
 from tests.factories import SIGNER, make_petition
-from tests.test_browser import browser_page, fill_signer
 from tests.wagtail_site.models import CampaignPage
 
 

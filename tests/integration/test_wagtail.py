@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 import wagtail  # noqa: F401  (fails the module when the test extra is not installed in full)
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 PAGES_TESTS = "tests/wagtail_site/wagtail_pages.py"
 
 

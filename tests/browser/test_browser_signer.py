@@ -25,12 +25,12 @@ from playwright.sync_api import Browser, BrowserContext, Page, expect, sync_play
 from example_project.blog.models import Post
 from petition_widget.forwarding.worker import Worker, WorkerOptions
 from petition_widget.models import ForwardingState, Petition, Signature
+from tests.browser.test_browser import CHROMIUM_ARGS, chromium_executable
 from tests.forwarding_support import CHANGEORG_ID, SITE_URL
-from tests.test_browser import CHROMIUM_ARGS, chromium_executable
 
 pytestmark = pytest.mark.browser
 
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 WIDE, PHONE = {"width": 1280, "height": 900}, {"width": 390, "height": 844}
 SIGNER = {"first_name": "Ada", "last_name": "Lovelace", "city": "London", "postal_code": "SW1A 1AA"}
 LABELS = {"first_name": "First name", "last_name": "Last name", "city": "City", "postal_code": "Postal code"}
@@ -66,7 +66,7 @@ def new_context(browser, live_server):
         context.set_default_timeout(10_000)
         if not javascript:
             # The widget without its script: the plain HTML form's path. (JavaScript itself stays on for
-            # axe-core; tests/test_browser.py signs with JavaScript turned off.)
+            # axe-core; tests/browser/test_browser.py signs with JavaScript turned off.)
             context.route("**/widget.js", lambda route: route.abort())
         contexts.append(context)
         return context.new_page()

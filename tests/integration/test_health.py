@@ -14,8 +14,7 @@ from health_check.views import HealthCheckView
 
 from petition_widget.health import CHECKS
 from petition_widget.models import ForwardingState, Petition, Signature
-
-from .factories import make_petition, make_signature
+from tests.factories import make_petition, make_signature
 
 urlpatterns = [path("health/", HealthCheckView.as_view(checks=CHECKS))]
 

@@ -4,7 +4,7 @@ import pytest
 from django import forms
 
 from petition_widget.checks import check_settings
-from tests.test_forwarding_checks import GOOD, SHARED_CACHE, ids
+from tests.checks.test_forwarding_checks import GOOD, SHARED_CACHE, ids
 
 
 class HumanField(forms.CharField):
@@ -39,7 +39,7 @@ def test_the_captcha_field_must_be_a_form_field_class(settings, value):
 
 
 def test_a_captcha_field_class_passes(settings):
-    assert ids(settings, CAPTCHA_FIELD="tests.test_signing_checks.HumanField") == []
+    assert ids(settings, CAPTCHA_FIELD="tests.checks.test_signing_checks.HumanField") == []
 
 
 @pytest.mark.parametrize("key", ["IP_HASH_KEY", "CONFIRMATION_FROM_EMAIL", "REVIEWER_GROUP"])

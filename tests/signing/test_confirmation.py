@@ -177,7 +177,7 @@ def test_a_link_to_an_erased_signature_is_gone(confirming, changeorg_data):
 
 
 def test_a_refusing_mail_server_leaves_the_signature_for_a_resend(confirming, changeorg_data, settings, caplog):
-    settings.EMAIL_BACKEND = "tests.test_confirmation.RefusingBackend"
+    settings.EMAIL_BACKEND = "tests.signing.test_confirmation.RefusingBackend"
     response = post_signature(Client(), confirming, changeorg_data)
     assert response.status_code == 303
     signature = Signature.objects.get()

@@ -1,5 +1,5 @@
 """The signing form in a real browser without JavaScript (the plain HTML path): headless Chromium on a blog post
-served by the live server. tests/test_browser_signer.py drives the in-place path, with JavaScript.
+served by the live server. tests/browser/test_browser_signer.py drives the in-place path, with JavaScript.
 
 Playwright's sync API keeps an asyncio event loop running in the test thread while it is open, and
 Django refuses ORM calls under a running loop. So every test prepares its rows before the browser

@@ -2,7 +2,7 @@
 
 The partner's page is served from ``localhost`` and the app from ``127.0.0.1``: two sites to the browser,
 so the frame is third-party (another port alone would be the same site, whose cookies the browser sends).
-Rows are prepared before the browser starts and read after it has closed (see tests/test_browser.py).
+Rows are prepared before the browser starts and read after it has closed (see tests/browser/test_browser.py).
 """
 
 from __future__ import annotations
@@ -20,8 +20,8 @@ from django.core.management import call_command
 from playwright.sync_api import Frame, FrameLocator, Page, expect, sync_playwright
 
 from petition_widget.models import ForwardingState, Signature
+from tests.browser.test_browser import CHROMIUM_ARGS, chromium_executable
 from tests.forwarding_support import CHANGEORG_ID
-from tests.test_browser import CHROMIUM_ARGS, chromium_executable
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

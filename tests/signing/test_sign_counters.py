@@ -14,7 +14,8 @@ import redis
 from django.core.cache import caches
 
 from petition_widget import abuse, signing
-from petition_widget.models import ApiKey, ApiKeyKind, Signature
+from petition_widget.api_keys import ApiKey, ApiKeyKind
+from petition_widget.models import Signature
 
 REDIS_URL = os.environ.get("REDIS_URL", "redis://127.0.0.1:6379/1")
 IP_HASH = "b" * 64

@@ -1,6 +1,6 @@
 """The admin as a reviewer uses it, in headless Chromium: find a failed signature, retry it, see it sent.
 
-Rows are prepared before the browser starts and read after it has closed (see tests/test_browser.py); the
+Rows are prepared before the browser starts and read after it has closed (see tests/browser/test_browser.py); the
 real forwarding worker runs in between, against the upstream emulator on loopback.
 """
 
@@ -13,9 +13,9 @@ from django.utils import timezone
 from playwright.sync_api import Page, expect
 
 from petition_widget.models import ForwardingState, Signature
+from tests.browser.test_browser import browser_page
 from tests.factories import make_signatures
 from tests.forwarding_support import CHANGEORG_ID
-from tests.test_browser import browser_page
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

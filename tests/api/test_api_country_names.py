@@ -10,7 +10,7 @@ import pytest
 
 from petition_widget.api.country_names import country_name
 from petition_widget.models import ForwardingState, Signature, recount_signatures
-from tests.test_api import API, SEED_PAGE
+from tests.api.test_api import API, SEED_PAGE
 
 # The seed's two signers (shared/seeds/003, the example of `GET petitions/:id/signatures`) and four earlier ones:
 # the example's petition had six signatures.

@@ -5,7 +5,7 @@ from pathlib import Path
 
 from petition_widget.conf import DEFAULTS, SETTINGS, settings_table
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 TOOL = runpy.run_path(str(ROOT / "docs" / "settings_table.py"))
 
 

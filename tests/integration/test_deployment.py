@@ -24,9 +24,8 @@ import pytest
 import requests
 
 from petition_widget.models import ForwardAttempt, ForwardingState, Signature
-
-from .forwarding_support import CHANGEORG_ID, REPO, forwarding_settings, wait_until, worker_env
-from .test_readme_quickstart import Form, free_port
+from tests.forwarding_support import CHANGEORG_ID, REPO, forwarding_settings, wait_until, worker_env
+from tests.integration.test_readme_quickstart import Form, free_port
 
 DOC = (REPO / "docs" / "deployment.md").read_text(encoding="utf-8")
 BLOCKS = re.findall(r"^```(\w+)\n(.*?)^```", DOC, re.S | re.M)

@@ -5,7 +5,7 @@ from django.core.exceptions import ImproperlyConfigured
 
 from petition_widget.checks import check_settings
 from petition_widget.conf import DEFAULTS, app_settings
-from tests.test_forwarding_checks import SHARED_CACHE
+from tests.checks.test_forwarding_checks import SHARED_CACHE
 
 
 def ids(settings_dict, settings, debug=False):

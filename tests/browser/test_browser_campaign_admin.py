@@ -2,7 +2,7 @@
 with their tables, no axe-core violations, and "Not spam" and "Confirm on behalf" until the platform has the
 signature.
 
-Rows are prepared before the browser starts and read after it has closed (see tests/test_browser.py); the real
+Rows are prepared before the browser starts and read after it has closed (see tests/browser/test_browser.py); the real
 forwarding worker runs in between, against the upstream emulator on loopback. With PETITION_WIDGET_SCREENSHOTS
 set to a folder (docs/screenshots), test_pages_fit_1280_px_and_pass_axe also saves the screenshots the docs show.
 """
@@ -22,10 +22,10 @@ from playwright.sync_api import Page, expect
 
 from petition_widget import lifecycle
 from petition_widget.models import ForwardAttempt, ForwardingState, Outcome, Petition, Signature, recount_signatures
+from tests.browser.test_browser import browser_page
+from tests.browser.test_browser_admin import PASSWORD, USERNAME, log_in, row_checkbox
 from tests.factories import make_signatures
 from tests.forwarding_support import CHANGEORG_ID
-from tests.test_browser import browser_page
-from tests.test_browser_admin import PASSWORD, USERNAME, log_in, row_checkbox
 
 pytestmark = [pytest.mark.browser, pytest.mark.django_db(transaction=True)]
 

@@ -20,7 +20,7 @@ from django.utils.html import escape
 from petition_widget.admin import CONTACT_DETAIL_FIELDS, lookup_touches
 from petition_widget.clients import hash_ip
 from petition_widget.models import ForwardAttempt, ForwardingState, Outcome, Petition, Signature
-from tests.test_admin_review import DASHBOARD, PETITIONS, SIGNATURES, listed, make
+from tests.admin.test_admin_review import DASHBOARD, PETITIONS, SIGNATURES, listed, make
 
 AUTOCOMPLETE = "/admin/autocomplete/"
 GRACE_IP = "203.0.113.9"

@@ -472,7 +472,7 @@ def test_resend_confirmation(admin_client, petition):
 
 
 def test_resend_confirmation_reports_a_refusing_mail_server(admin_client, petition, settings, caplog):
-    settings.EMAIL_BACKEND = "tests.test_confirmation.RefusingBackend"
+    settings.EMAIL_BACKEND = "tests.signing.test_confirmation.RefusingBackend"
     waiting = make(petition, "ada@example.org", state=ForwardingState.UNCONFIRMED)
 
     response = admin_client.post(

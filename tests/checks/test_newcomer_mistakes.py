@@ -20,7 +20,7 @@ from django.template import Context, Template
 from petition_widget.checks import check_email, check_installed_apps, check_settings, check_urls
 from petition_widget.forwarding.worker import Worker, WorkerOptions
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 README_PETITION = "https://www.change.org/p/plant-trees-on-elm-street"
 
 # The URLconf of a site that forgot README's step 3 (this module serves as ROOT_URLCONF in the tests below).

@@ -24,7 +24,7 @@ import requests
 
 from petition_widget.conf import DEFAULTS
 
-ROOT = Path(__file__).resolve().parent.parent
+ROOT = Path(__file__).resolve().parents[2]
 README = (ROOT / "README.md").read_text(encoding="utf-8")
 SECTION = README[README.index("## Using it in your project") : README.index("### In production")]
 BLOCKS = re.findall(r"^```(\w+)\n(.*?)^```", SECTION, re.S | re.M)

@@ -21,8 +21,8 @@ from tests.forwarding_support import CHANGEORG_ID, forwarding_settings, local_pe
 pytestmark = pytest.mark.django_db(transaction=True)
 
 IMMEDIATE = {"default": {"BACKEND": "django_tasks.backends.immediate.ImmediateBackend"}}
-RECORDING = {"default": {"BACKEND": "tests.test_forwarding_wake.RecordingBackend"}}
-BROKEN = {"default": {"BACKEND": "tests.test_forwarding_wake.BrokenBackend"}}
+RECORDING = {"default": {"BACKEND": "tests.forwarding.test_forwarding_wake.RecordingBackend"}}
+BROKEN = {"default": {"BACKEND": "tests.forwarding.test_forwarding_wake.BrokenBackend"}}
 
 
 class RecordingBackend(BaseTaskBackend):

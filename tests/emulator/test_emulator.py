@@ -30,7 +30,7 @@ SOURCE = "https://blog.example/petitions/plant-trees/"
 OPEN, CLOSED = "1001", "1002"
 WTP_OPEN, WTP_CLOSED = "2001", "2002"
 SEEDED_VISIBLE = 20  # 23 seeded signers of 1001, every 7th hidden
-REPO = Path(__file__).resolve().parent.parent
+REPO = Path(__file__).resolve().parents[2]
 
 # A host site mounting the emulator under a prefix (used with ROOT_URLCONF=__name__).
 urlpatterns = [path("emulator/", include("petition_widget.emulator.urls"))]

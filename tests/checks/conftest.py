@@ -1,0 +1,3 @@
+"""Settings and system checks, the generated settings table, the newcomer's mistakes.
+
+The suite's shared fixtures are in tests/conftest.py; this area's own ones, if any, below."""
