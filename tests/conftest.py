@@ -2,7 +2,6 @@ import uuid
 
 import pytest
 from django.contrib.auth.models import Group, User
-from django.test import Client
 
 from petition_widget.api_keys import ApiKeyKind
 from petition_widget.models import Provider
@@ -52,13 +51,6 @@ def reviewer(db) -> User:
     # The REVIEWER_GROUP default, which migrate creates.
     user.groups.add(Group.objects.get(name="Petition reviewers"))
     return user
-
-
-@pytest.fixture
-def reviewer_client(reviewer) -> Client:
-    client = Client()
-    client.force_login(reviewer)
-    return client
 
 
 @pytest.fixture
