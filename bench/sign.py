@@ -23,9 +23,10 @@ endpoints in turn, round after round, with the same concurrency:
 
 The abuse checks are on as a site has them: the example site's SIGN_MIN_SECONDS (3), and both rate
 limits counted in the cache (``--cache-url``, default the example site's local-memory cache) with
-limits so high that the load generator's one address is never refused. The benchmark posts one form
-back over and over, as if rendered a minute before the run: its form token is made with the site's
-key by petition_widget.abuse itself, the honeypot is sent empty.
+limits so high that the load generator's one address is never refused. A form token is good for one
+stored signature, so every POST carries a token of its own from a pool made before the run, each as if
+its form was rendered a minute earlier (made with the site's key by petition_widget.abuse itself); the
+honeypot is sent empty.
 
 Every sign POST carries a new e-mail address, the csrftoken cookie and csrfmiddlewaretoken field
 obtained from a GET of the form page, and an Origin header as a browser sends it; redirects are not
