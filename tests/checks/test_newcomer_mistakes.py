@@ -249,7 +249,8 @@ settings.configure(
 django.setup()
 import petition_widget
 for info in pkgutil.walk_packages(petition_widget.__path__, "petition_widget."):
-    if not info.name.startswith("petition_widget.api"):
+    # The API and the optional integrations (Wagtail, health checks) need their own extras and apps.
+    if not info.name.startswith(("petition_widget.api", "petition_widget.contrib", "petition_widget.health")):
         importlib.import_module(info.name)
 from django.core.management import call_command
 call_command("check", fail_level="WARNING")
