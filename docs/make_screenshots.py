@@ -15,5 +15,5 @@ ROOT = Path(__file__).resolve().parent.parent
 
 if __name__ == "__main__":
     env = {**os.environ, "PETITION_WIDGET_SCREENSHOTS": "1"}
-    command = [sys.executable, "-m", "pytest", "tests/test_browser_signer.py", "-q", "-p", "no:cacheprovider"]
+    command = [sys.executable, "-m", "pytest", "tests/test_browser_signer.py", "tests/test_browser_i18n.py", "-q", "-p", "no:cacheprovider"]
     sys.exit(subprocess.call(command, cwd=ROOT, env=env))
