@@ -89,6 +89,12 @@ def ensure_chromium(env: dict) -> None:
     env["PETITION_WIDGET_CHROMIUM"] = path
 
 
+def ensure_gettext() -> None:
+    """GNU gettext's xgettext, which tests/test_i18n.py runs (through makemessages) to check the catalogs."""
+    if shutil.which("xgettext") is None and not apt_install("gettext", "GNU gettext"):
+        print("xgettext is missing: tests/test_i18n.py needs GNU gettext (apt-get install gettext).", flush=True)
+
+
 def wait_for(url: str, process: subprocess.Popen, seconds: float = 30) -> None:
     deadline = time.monotonic() + seconds
     while time.monotonic() < deadline:
@@ -229,6 +235,7 @@ def test(args: list[str]) -> None:
     ensure_venv("test")
     env = dict(os.environ)
     ensure_chromium(env)
+    ensure_gettext()
     if "REDIS_URL" not in env:
         ensure_redis()
     result = subprocess.run([str(PYTHON), "-m", "pytest", *args], cwd=ROOT, env=env)
