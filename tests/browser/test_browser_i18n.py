@@ -3,7 +3,7 @@
 The browser's language (its context's locale, hence its Accept-Language) picks the page's language with
 LocaleMiddleware: the widget speaks it throughout (no English left among its strings), errors included; Arabic
 pages and the widget are right to left and the layout mirrors. axe-core reports no violation in Arabic at 1280
-and 390 px in the form, error and thank-you states (the English ones are in tests/test_browser_signer.py).
+and 390 px in the form, error and thank-you states (the English ones are in tests/browser/test_browser_signer.py).
 Screenshots of the French and Arabic forms go to docs/screenshots/ with PETITION_WIDGET_SCREENSHOTS=1.
 """
 
@@ -14,8 +14,8 @@ import pytest
 from playwright.sync_api import Browser, BrowserContext, Page, expect
 
 from petition_widget.models import Petition, Signature
-from tests.test_browser_signer import WIDE, accessible, count, focused, post, screenshots, widget
-from tests.test_browser_signer import browser as browser  # noqa: F401  (one browser for this module too)
+from tests.browser.test_browser_signer import WIDE, accessible, count, focused, post, screenshots, widget
+from tests.browser.test_browser_signer import browser as browser  # noqa: F401  (one browser for this module too)
 
 pytestmark = pytest.mark.browser
 
