@@ -40,12 +40,13 @@ class Series:
 
 
 def daily_series() -> list[Series]:
-    """The per-day chart's series, in the legend's order. Each is one line here: a series "validated
-    upstream" is ``Series("validated", _("validated upstream"), "#0e7490", "<its timestamp field>", dash="2 3")``.
+    """The per-day chart's series, in the legend's order, one line each. "Validated upstream" counts the We the
+    People signatures their signers validated (forwarding.validations), on the day it was first seen.
     """
     return [
         Series("stored", _("stored"), "#1d4ed8", "created_at"),
         Series("sent", _("sent"), "#15803d", "forwarded_at", dash="8 4"),
+        Series("validated", _("validated upstream"), "#0e7490", "upstream_validated_at", dash="2 3"),
         Series(
             "failed",
             _("failed"),

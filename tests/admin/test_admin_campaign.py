@@ -278,7 +278,7 @@ def test_signatures_per_day_counts_each_series_on_its_day(petition):
     now = timezone.now()
     today = timezone.localdate(now)
     yesterday = now - timedelta(days=1)
-    a = make(petition, "a@example.org", forwarded_at=now, state=ForwardingState.SENT)
+    a = make(petition, "a@example.org", forwarded_at=now, state=ForwardingState.SENT, upstream_validated_at=now)
     b = make(petition, "b@example.org", state=ForwardingState.FAILED, finished_at=now)
     c = make(petition, "c@example.org")
     Signature.objects.filter(pk__in=[a.pk, b.pk]).update(created_at=yesterday)
@@ -286,12 +286,12 @@ def test_signatures_per_day_counts_each_series_on_its_day(petition):
 
     chart = charts.signatures_per_day(Signature.objects.all(), chart_id="t", today=today)
 
-    assert chart.columns == ["stored", "sent", "failed"]
+    assert chart.columns == ["stored", "sent", "validated upstream", "failed"]
     assert len(chart.rows) == charts.DAYS
-    assert chart.rows[0]["values"] == [0, 1, 1]  # today, first in the table
-    assert chart.rows[1]["values"] == [2, 0, 0]
-    assert chart.description == "Over the last 30 days: stored 2, sent 1, failed 1."
-    assert [line["key"] for line in chart.lines] == ["stored", "sent", "failed"]
+    assert chart.rows[0]["values"] == [0, 1, 1, 1]  # today, first in the table
+    assert chart.rows[1]["values"] == [2, 0, 0, 0]
+    assert chart.description == "Over the last 30 days: stored 2, sent 1, validated upstream 1, failed 1."
+    assert [line["key"] for line in chart.lines] == ["stored", "sent", "validated", "failed"]
 
 
 def test_outcomes_per_hour_stack_the_last_day(petition):
