@@ -43,7 +43,14 @@ REPO = Path(__file__).resolve().parent.parent
 if sys.path and Path(sys.path[0]).resolve() == REPO / "bench":
     sys.path[0] = str(REPO)
 
-from bench.support import HOST, emulator_env, free_port, process_cpu, start_emulator  # noqa: E402
+from bench.support import (  # noqa: E402
+    HOST,
+    emulator_env,
+    free_port,
+    most_in_any_window,
+    process_cpu,
+    start_emulator,
+)
 
 PETITIONS = {"changeorg": "1001", "wethepeople": "2001"}
 TARGET_RATIO = 0.80
@@ -194,16 +201,6 @@ def throughput(bench: Bench) -> None:
     bench.emulator.faults(latency_ms=0)
     verdict = "met" if ratios[16] >= TARGET_RATIO else "NOT met"
     print(f"\nratio at concurrency 16: {ratios[16]:.2f} (aim {TARGET_RATIO:.2f}: {verdict})")
-
-
-def most_in_any_window(times: list[float], window: float = 60.0) -> int:
-    times = sorted(times)
-    best = start = 0
-    for end, moment in enumerate(times):
-        while times[start] <= moment - window:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
 
 
 def rate_limit(bench: Bench) -> None:

@@ -54,7 +54,15 @@ REPO = Path(__file__).resolve().parent.parent
 if sys.path and Path(sys.path[0]).resolve() == REPO / "bench":
     sys.path[0] = str(REPO)
 
-from bench.support import HOST, emulator_env, free_port, pg_admin, start_emulator, stop_processes  # noqa: E402
+from bench.support import (  # noqa: E402
+    HOST,
+    emulator_env,
+    free_port,
+    most_in_any_window,
+    pg_admin,
+    start_emulator,
+    stop_processes,
+)
 
 PG_DATABASE = "pw_bench_spike"
 PETITION = "1001"
@@ -158,16 +166,6 @@ def post_all(port: int, cookie: str, csrf: str, petition, prefix: str, count: in
         "errors": sum(n for s, n in statuses.items() if s != 303) + sum(r[2] for r in results),
         "statuses": statuses,
     }
-
-
-def most_in_any_window(times: list[float], window: float = 60.0) -> int:
-    times = sorted(times)
-    best = start = 0
-    for end, moment in enumerate(times):
-        while times[start] <= moment - window:
-            start += 1
-        best = max(best, end - start + 1)
-    return best
 
 
 def main() -> None:

@@ -124,3 +124,14 @@ def process_cpu(pids: list[int]) -> float | None:
             return None
         total += int(fields[11]) + int(fields[12])
     return total / CLOCK_TICKS if pids else None
+
+
+def most_in_any_window(times: list[float], window: float = 60.0) -> int:
+    """The most of ``times`` (seconds) that fall within any one ``window``: an upstream limit's busiest stretch."""
+    times = sorted(times)
+    best = start = 0
+    for end, moment in enumerate(times):
+        while times[start] <= moment - window:
+            start += 1
+        best = max(best, end - start + 1)
+    return best
