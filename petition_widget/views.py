@@ -164,8 +164,6 @@ class SignView(TemplateResponseMixin, View):
 
 # Parameters of the embed page's address that stay across its POST and redirect (the theme, the framing page).
 EMBED_PARAMS = (*embed.THEME_PARAMS, "parent")
-# Given to the templates instead of a CSRF token: the embed form carries none (see EmbedView).
-NO_CSRF_TOKEN = "NOTPROVIDED"
 
 
 @method_decorator(xframe_options_exempt, name="dispatch")
@@ -225,7 +223,9 @@ class EmbedView(TemplateResponseMixin, View):
             form_action=self.embed_path(),
             # A plain POST that navigates the frame: embed-frame.js resizes and focuses after each load.
             native_form=True,
-            csrf_token=NO_CSRF_TOKEN,
+            # No CSRF token: the frame may keep no cookie, so the embed form carries none (see EmbedView), and
+            # the empty value keeps Django's csrf context processor from setting the cookie.
+            csrf_token="",
             theme=embed.theme_from(self.request.GET),
             parent_origin=embed.parent_origin(self.petition, self.request.GET.get("parent", "")),
             preview=self.preview,
