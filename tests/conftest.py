@@ -2,12 +2,22 @@ import uuid
 
 import pytest
 from django.contrib.auth.models import Group, User
+from django.utils import translation
 
 from petition_widget.api_keys import ApiKeyKind
 from petition_widget.models import Provider
 from tests.factories import SIGNER, make_api_key, make_petition
 
 pytest_plugins = ["tests.fixtures_emulator", "tests.forwarding_support"]
+
+
+@pytest.fixture(autouse=True)
+def site_language():
+    """Each test starts in the site's language: a request through LocaleMiddleware leaves its language active
+    in the thread, and a test that signs in French must not make the next one French."""
+    translation.deactivate()
+    yield
+    translation.deactivate()
 
 
 @pytest.fixture
