@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+from dataclasses import dataclass
 from urllib.parse import urlencode
 
 from django.http import HttpRequest, HttpResponse, HttpResponseRedirect, JsonResponse
@@ -38,6 +39,37 @@ logger = logging.getLogger(__name__)
 
 # Kept here for imports that predate petition_widget.widget.
 __all__ = ["CLOSED_MESSAGE", "SIGNED_PARAM", "thanks_url", "widget_context", "without_signed_param"]
+
+
+@dataclass
+class PostedForm:
+    """A posted signing form after :func:`sign_posted_form`: its forms, why it was refused, what signing did."""
+
+    form: SignatureForm
+    protection: abuse.ProtectionForm
+    refusal: abuse.Refusal | None = None
+    result: signing.SignResult | None = None
+
+
+def sign_posted_form(request: HttpRequest, petition: Petition) -> PostedForm:
+    """Validate a posted signing form and its protection (honeypot, token, captcha) and sign when both pass.
+
+    The form page and the embed page share it; each maps the outcome to its own answer. A bot check's refusal
+    comes before the form's own errors; a duplicate address (not concealed) becomes an error on ``email``.
+    """
+    form = form_class_for(petition)(request.POST, petition=petition)
+    protection = abuse.ProtectionForm(request.POST, petition=petition)
+    posted = PostedForm(form, protection)
+    valid = form.is_valid()
+    posted.refusal = protection.refusal()
+    if posted.refusal is not None or not valid:
+        return posted
+    posted.result = signing.sign(petition, form.signature_data(), client=signing.Client.of(request), checks=protection)
+    if posted.result.status == signing.Status.REFUSED:
+        posted.refusal = posted.result.refusal
+    elif posted.result.status == signing.Status.DUPLICATE:
+        form.add_error("email", form.duplicate_message)
+    return posted
 
 
 @method_decorator(guard_request(csrf=True), name="dispatch")
@@ -131,27 +163,17 @@ class SignView(TemplateResponseMixin, View):
         if not self.petition.accepts_signatures:
             return self.render_form(next_url=next_url, status=409)
 
-        form = form_class_for(self.petition)(request.POST, petition=self.petition)
-        protection = abuse.ProtectionForm(request.POST, petition=self.petition)
-        valid = form.is_valid()
-        refusal = protection.refusal()
-        if refusal is not None:
-            return self.refuse(form, protection, refusal, next_url)
-        if valid:
-            result = signing.sign(
-                self.petition, form.signature_data(), client=signing.Client.of(request), checks=protection
-            )
-            if result.status == signing.Status.REFUSED:
-                return self.refuse(form, protection, result.refusal, next_url)
-            if result.status == signing.Status.STORED:
-                logger.info("signature %s stored for petition %s", result.signature.pk, self.petition.pk)
-            elif result.status == signing.Status.CONCEALED_DUPLICATE:
-                logger.info("duplicate signature for petition %s answered as a new one", self.petition.pk)
+        posted = sign_posted_form(request, self.petition)
+        if posted.refusal is not None:
+            return self.refuse(posted.form, posted.protection, posted.refusal, next_url)
+        if posted.result is not None and posted.result.answered_as_new:
+            if posted.result.status == signing.Status.STORED:
+                logger.info("signature %s stored for petition %s", posted.result.signature.pk, self.petition.pk)
             else:
-                form.add_error("email", form.duplicate_message)
-            if result.answered_as_new:
-                return self.thank(next_url)
-        return self.render_form(form, next_url=next_url, protection=protection.again(keep_token=True))
+                logger.info("duplicate signature for petition %s answered as a new one", self.petition.pk)
+            return self.thank(next_url)
+        again = posted.protection.again(keep_token=True)
+        return self.render_form(posted.form, next_url=next_url, protection=again)
 
     def thank(self, next_url: str) -> HttpResponse:
         """The thank-you state: in place for widget.js, else a 303 back to the host page in this browser only."""
@@ -245,29 +267,18 @@ class EmbedView(TemplateResponseMixin, View):
             return HttpResponse(origin_refusal.message, status=403, content_type="text/plain; charset=utf-8")
         if not self.petition.accepts_signatures:
             return self.render_embed(status=409)
-        form = form_class_for(self.petition)(request.POST, petition=self.petition)
-        protection = abuse.ProtectionForm(request.POST, petition=self.petition)
-        valid = form.is_valid()
-        refusal = protection.refusal()
-        if refusal is None and valid:
-            result = signing.sign(
-                self.petition, form.signature_data(), client=signing.Client.of(request), checks=protection
-            )
-            if result.answered_as_new:
-                logger.info("embedded form signed for petition %s", self.petition.pk)
-                # The thank-you address of the frame, without an anchor (it would scroll the host page). The frame
-                # may not keep the cookie that marks the signer's browser (third-party cookies blocked), so the
-                # address itself carries a short-lived signed mark of the signer instead.
-                return HttpResponseRedirect(self.embed_path(**thanks_params(self.petition)), status=303)
-            if result.status == signing.Status.REFUSED:
-                refusal = result.refusal
-            else:
-                form.add_error("email", form.duplicate_message)
-        if refusal is not None:
-            logger.info("embed POST refused for petition %s: %s", self.petition.pk, refusal.code)
-            again = protection.again(keep_token=False)
-            return self.render_embed(form, refusal.status, protection=again, refusal=refusal)
-        return self.render_embed(form, protection=protection.again(keep_token=True))
+        posted = sign_posted_form(request, self.petition)
+        if posted.result is not None and posted.result.answered_as_new:
+            logger.info("embedded form signed for petition %s", self.petition.pk)
+            # The thank-you address of the frame, without an anchor (it would scroll the host page). The frame
+            # may not keep the cookie that marks the signer's browser (third-party cookies blocked), so the
+            # address itself carries a short-lived signed mark of the signer instead.
+            return HttpResponseRedirect(self.embed_path(**thanks_params(self.petition)), status=303)
+        if posted.refusal is not None:
+            logger.info("embed POST refused for petition %s: %s", self.petition.pk, posted.refusal.code)
+            again = posted.protection.again(keep_token=False)
+            return self.render_embed(posted.form, posted.refusal.status, protection=again, refusal=posted.refusal)
+        return self.render_embed(posted.form, protection=posted.protection.again(keep_token=True))
 
 
 @method_decorator(guard_request(csrf=True), name="dispatch")
