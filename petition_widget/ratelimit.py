@@ -29,6 +29,7 @@ import logging
 import random
 import threading
 import time
+import weakref
 from collections.abc import Callable
 from dataclasses import dataclass
 
@@ -227,13 +228,23 @@ return {0}
 _script = None
 
 
+# One redis-py client per Django cache client: ``RedisCacheClient.get_client()`` builds a new one on every call
+# (its ~170 response callbacks included) around the same connection pool.
+_redis_clients: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
 def redis_client(cache: BaseCache):
     """The redis-py client a Django ``RedisCache`` writes through, or ``None`` for any other backend."""
     from django.core.cache.backends.redis import RedisCache
 
     if not isinstance(cache, RedisCache):
         return None
-    return cache._cache.get_client(write=True)
+    cache_client = cache._cache
+    client = _redis_clients.get(cache_client)
+    if client is None:
+        # The write client: always the first server's pool, so one client serves every later call.
+        client = _redis_clients[cache_client] = cache_client.get_client(write=True)
+    return client
 
 
 @dataclass(frozen=True)
@@ -268,8 +279,10 @@ def take_together(cache: BaseCache, takes: list[Take], *, marker: str = "", mark
         return None
     keys: list[str] = []
     argv: list[int] = [1 if marker else 0, max(1, int(marker_ttl)), len(takes)]
+    # make_key, not make_and_validate_key: these names are this module's own (a prefix, hex digests and
+    # numbers), and the validation walks every character of some 30 keys a sign POST.
     if marker:
-        keys.append(cache.make_and_validate_key(marker))
+        keys.append(cache.make_key(marker))
     plans = []
     for take in takes:
         limiter = take.limiter
@@ -277,8 +290,8 @@ def take_together(cache: BaseCache, takes: list[Take], *, marker: str = "", mark
         step = limiter._step(now)
         first = step - limiter.past
         steps = range(first, step + _AHEAD + 1)
-        keys.append(cache.make_and_validate_key(limiter._bucket(take.key, step)))
-        keys.extend(cache.make_and_validate_key(limiter._bucket(take.key, s)) for s in steps)
+        keys.append(cache.make_key(limiter._bucket(take.key, step)))
+        keys.extend(cache.make_key(limiter._bucket(take.key, s)) for s in steps)
         argv.extend((take.limit, len(steps), limiter.ttl))
         plans.append((now, step, first))
     global _script
