@@ -39,7 +39,7 @@ REPO = Path(__file__).resolve().parent.parent
 if sys.path and Path(sys.path[0]).resolve() == REPO / "bench":
     sys.path[0] = str(REPO)
 
-from bench.support import HOST, emulator_env, free_port, start_emulator, stop_processes, wait_http  # noqa: E402
+from bench.support import HOST, Processes, emulator_env, free_port, start_emulator, wait_http  # noqa: E402
 from petition_widget.emulator.client import EmulatorClient  # noqa: E402
 
 PETITION_ID = "1001"  # the emulator's seeded, open Change.org petition
@@ -286,15 +286,8 @@ def main() -> None:
     }
     os.environ.update(env)
     manage = [sys.executable, str(REPO / "manage.py")]
-    processes: list[subprocess.Popen] = []
-    logs = []
-
-    def spawn(name: str, command: list[str]) -> subprocess.Popen:
-        out = open(tmp / f"{name}.log", "wb")  # noqa: SIM115  (closed at the end)
-        logs.append(out)
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=out, stderr=subprocess.STDOUT)
-        processes.append(process)
-        return process
+    processes = Processes(tmp, env)
+    spawn = processes.spawn
 
     try:
         _, emulator = start_emulator(
@@ -379,9 +372,7 @@ def main() -> None:
         connections.close_all()
         sys.exit(0 if result.ok else 1)
     finally:
-        stop_processes(processes)
-        for out in logs:
-            out.close()
+        processes.stop()
         shutil.rmtree(tmp, ignore_errors=True)
 
 

@@ -57,7 +57,6 @@ import resource
 import secrets
 import shutil
 import signal
-import socket
 import statistics
 import subprocess
 import sys
@@ -77,8 +76,10 @@ if sys.path and Path(sys.path[0]).resolve() == REPO / "bench":
 from bench.support import (  # noqa: E402
     HOST,
     emulator_env,
+    form_post_head,
     free_port,
     pg_admin,
+    post_once,
     process_cpu,
     start_emulator,
     stop_processes,
@@ -87,7 +88,10 @@ from bench.support import (  # noqa: E402
 LUA_SCRIPT = Path(__file__).resolve().parent / "sign_post.lua"
 SLUG = "bring-back-the-trees"
 NEXT_URL = "/posts/bring-back-the-trees/"
+# ours / minimal aimed at: with the counters in the local-memory default, and with them in Redis (the
+# production stack of docs/deployment.md).
 TARGET_RATIO = 0.70
+TARGET_RATIO_REDIS = 0.80
 # The scratch database of --database-url, on that server.
 PG_DATABASE = "pw_bench_sign"
 # The forwarding phase: a petition on the emulator and its form.
@@ -455,31 +459,19 @@ def run_wrk(bench: Bench, endpoint: Endpoint, prefix: str, seconds: float, concu
 
 
 def _python_client(args: tuple) -> None:
-    """One connection's worth of load: request after request, each on a new connection.
-
-    gunicorn's sync workers close the connection after every answer, so a fresh connection per
-    request is what any client gets; raw sockets keep this process's share of the two cores small.
-    """
+    """One connection's worth of load: request after request, each on a new connection (:func:`post_once`)."""
     port, head, template, tokens, client_id, expected, start_at, deadline, out = args
     ok = bad = first_bad = errors = n = 0
     time.sleep(max(0.0, start_at - time.monotonic()))
     while time.monotonic() < deadline and n < len(tokens):
         n += 1
-        body = (template % (tokens[n - 1], client_id, n)).encode()
-        data = head % len(body) + body
-        chunks = []
         try:
-            with socket.create_connection((HOST, port), timeout=30) as sock:
-                sock.sendall(data)
-                while chunk := sock.recv(65536):
-                    chunks.append(chunk)
+            status = post_once(port, head, (template % (tokens[n - 1], client_id, n)).encode())
         except OSError:
             errors += 1
             continue
         if time.monotonic() > deadline:
             break
-        answer = b"".join(chunks)
-        status = int(answer[9:12]) if answer[:5] == b"HTTP/" and answer[9:12].isdigit() else 0
         if status == expected:
             ok += 1
         else:
@@ -490,11 +482,7 @@ def _python_client(args: tuple) -> None:
 
 def run_python(bench: Bench, endpoint: Endpoint, prefix: str, seconds: float, concurrency: int) -> RunResult:
     server = bench.server(endpoint)
-    head = (
-        f"POST {endpoint.path} HTTP/1.1\r\nHost: {HOST}:{server.port}\r\nOrigin: {server.origin}\r\n"
-        f"Cookie: csrftoken={bench.csrf.cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\n"
-        "Content-Length: %d\r\nConnection: close\r\n\r\n"
-    ).encode()
+    head = form_post_head(server.port, endpoint.path, server.origin, bench.csrf.cookie)
     context = multiprocessing.get_context("fork")
     out = context.Queue()
     start_at = time.monotonic() + 0.3
@@ -568,7 +556,7 @@ def check_rows(bench: Bench, concurrency: int) -> None:
     connections.close_all()
 
 
-def report(results: dict[str, list[RunResult]]) -> None:
+def report(results: dict[str, list[RunResult]], target: float) -> None:
     keys = [e.key for e in ENDPOINTS]
     rates = {key: [r.rate for r in results[key]] for key in keys}
     print(f"\n{'round':>14}  " + "  ".join(f"{key:>9}" for key in keys) + "   (requests per second)")
@@ -599,7 +587,7 @@ def report(results: dict[str, list[RunResult]]) -> None:
     ours_minimal = medians["ours"] / medians["minimal"]
     print(
         f"\nours / minimal = {ours_minimal:.3f}  (per round {min(per_round):.2f} to {max(per_round):.2f}; "
-        f"target {TARGET_RATIO:.2f}: {'met' if ours_minimal >= TARGET_RATIO else 'NOT met'})"
+        f"target {target:.2f}: {'met' if ours_minimal >= target else 'NOT met'})"
     )
     print(f"ours / bare    = {medians['ours'] / medians['bare']:.2f}")
     print(f"minimal / bare = {medians['minimal'] / medians['bare']:.2f}")
@@ -658,7 +646,7 @@ def run_load(args, tmp: Path, port: int, env: dict[str, str]) -> None:
         for process in processes.values():
             stop_gunicorn(process)
     check_rows(bench, args.concurrency)
-    report(results)
+    report(results, TARGET_RATIO_REDIS if args.cache_url.startswith(("redis://", "rediss://")) else TARGET_RATIO)
     if upstream:
         report_upstream(*upstream)
 

@@ -40,7 +40,6 @@ import multiprocessing
 import os
 import secrets
 import shutil
-import socket
 import statistics
 import subprocess
 import sys
@@ -56,12 +55,15 @@ if sys.path and Path(sys.path[0]).resolve() == REPO / "bench":
 
 from bench.support import (  # noqa: E402
     HOST,
+    Processes,
     emulator_env,
+    form_post_head,
     free_port,
     most_in_any_window,
     pg_admin,
+    post_once,
+    process_cpu,
     start_emulator,
-    stop_processes,
 )
 
 PG_DATABASE = "pw_bench_spike"
@@ -103,20 +105,13 @@ def _client(args: tuple) -> None:
     latencies, statuses, errors = [], {}, 0
     time.sleep(max(0.0, start_at - time.monotonic()))
     for body in bodies:
-        data = head % len(body) + body
         started = time.perf_counter()
-        chunks = []
         try:
-            with socket.create_connection((HOST, port), timeout=60) as sock:
-                sock.sendall(data)
-                while chunk := sock.recv(65536):
-                    chunks.append(chunk)
+            status = post_once(port, head, body, timeout=60)
         except OSError:
             errors += 1
             continue
         latencies.append(time.perf_counter() - started)
-        answer = b"".join(chunks)
-        status = int(answer[9:12]) if answer[:5] == b"HTTP/" and answer[9:12].isdigit() else 0
         statuses[status] = statuses.get(status, 0) + 1
     out.put((latencies, statuses, errors))
 
@@ -135,11 +130,7 @@ def post_all(port: int, cookie: str, csrf: str, petition, prefix: str, count: in
         ).encode()
         for n in range(count)
     ]
-    head = (
-        f"POST /petitions/{SLUG}/ HTTP/1.1\r\nHost: {HOST}:{port}\r\nOrigin: {origin}\r\n"
-        f"Cookie: csrftoken={cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\n"
-        "Content-Length: %d\r\nConnection: close\r\n\r\n"
-    ).encode()
+    head = form_post_head(port, f"/petitions/{SLUG}/", origin, cookie)
     context = multiprocessing.get_context("fork")
     out = context.Queue()
     start_at = time.monotonic() + 0.5
@@ -165,6 +156,27 @@ def post_all(port: int, cookie: str, csrf: str, petition, prefix: str, count: in
         "accepted": statuses.get(303, 0),
         "errors": sum(n for s, n in statuses.items() if s != 303) + sum(r[2] for r in results),
         "statuses": statuses,
+        "latencies": latencies,
+    }
+
+
+def attempt_figures(forwarders_started: float) -> dict[str, str]:
+    """What the forwarders' attempts (ForwardAttempt) say: how many of each outcome and status, the slowest,
+    and the 429s in each minute from the forwarders' start."""
+    from django.db.models import Count, Max
+
+    from petition_widget.models import ForwardAttempt
+
+    rows = ForwardAttempt.objects.values("outcome", "http_status").annotate(n=Count("id")).order_by("-n")
+    by_minute: dict[int, int] = {}
+    for started in ForwardAttempt.objects.filter(http_status=429).values_list("started_at", flat=True):
+        minute = int((started.timestamp() - forwarders_started) // 60) + 1
+        by_minute[minute] = by_minute.get(minute, 0) + 1
+    last = max(by_minute, default=0)
+    return {
+        "attempts": ", ".join(f"{r['outcome']} {r['http_status']}: {r['n']}" for r in rows),
+        "attempt_max_ms": str(ForwardAttempt.objects.aggregate(m=Max("duration_ms"))["m"]),
+        "attempts_429_by_minute": " ".join(str(by_minute.get(k, 0)) for k in range(1, last + 1)),
     }
 
 
@@ -175,6 +187,12 @@ def main() -> None:
     parser.add_argument("--upstream-limit", type=int, default=1500, help="upstream requests a minute (default 1,500)")
     parser.add_argument("--database-url", default="postgres://postgres@127.0.0.1:5432/postgres")
     parser.add_argument("--cache-url", default="redis://127.0.0.1:6379/1")
+    parser.add_argument(
+        "--forwarder-nice",
+        type=int,
+        default=0,
+        help="run the forwarders at this niceness (docs/deployment.md's units: 10; default 0)",
+    )
     parser.add_argument(
         "--drain-timeout", type=float, default=0, help="seconds to wait for the upstream (default: twice the need)"
     )
@@ -187,16 +205,6 @@ def main() -> None:
 
     pg_admin(args.database_url, f"DROP DATABASE IF EXISTS {PG_DATABASE}", f"CREATE DATABASE {PG_DATABASE}")
     tmp = Path(tempfile.mkdtemp(prefix="pw-spike-"))
-    processes: list[subprocess.Popen] = []
-    logs = []
-
-    def spawn(name: str, command: list[str]) -> subprocess.Popen:
-        log = open(tmp / f"{name}.log", "ab")  # noqa: SIM115  (closed at the end)
-        logs.append(log)
-        process = subprocess.Popen(command, cwd=REPO, env=env, stdout=log, stderr=subprocess.STDOUT)
-        processes.append(process)
-        return process
-
     emulator_port, port = free_port(), free_port()
     emulator_url = f"http://{HOST}:{emulator_port}"
     env = {
@@ -214,6 +222,8 @@ def main() -> None:
         "PETITION_WIDGET_JSON": settings_json(args.upstream_limit),
     }
     os.environ.update(env)
+    processes = Processes(tmp, env)
+    spawn = processes.spawn
     try:
         subprocess.run([sys.executable, "manage.py", "migrate", "--noinput", "-v0"], cwd=REPO, env=env, check=True)
         import django
@@ -224,12 +234,12 @@ def main() -> None:
         from petition_widget.models import ForwardingState, Signature
         from petition_widget.petitions import add_petition
 
-        _, emulator = start_emulator(lambda command: spawn("emulator", command), emulator_port)
+        emulator_process, emulator = start_emulator(lambda command: spawn("emulator", command), emulator_port)
         emulator.faults(rate_limit=args.upstream_limit)
         petition = add_petition("changeorg", PETITION, slug=SLUG)
         connections.close_all()
 
-        spawn(
+        gunicorn = spawn(
             "gunicorn",
             [
                 sys.executable,
@@ -253,8 +263,8 @@ def main() -> None:
                     break
             except OSError:
                 pass
-            if time.monotonic() > deadline or processes[-1].poll() is not None:
-                sys.exit("gunicorn did not start:\n" + (tmp / "gunicorn.log").read_text(errors="replace")[-3000:])
+            if time.monotonic() > deadline or gunicorn.poll() is not None:
+                sys.exit("gunicorn did not start:\n" + processes.log("gunicorn")[-3000:])
             time.sleep(0.2)
         csrf = parse_csrf(headers, html)
         half = args.signatures // 2
@@ -266,10 +276,18 @@ def main() -> None:
         )
         without = post_all(port, csrf.cookie, csrf.token, petition, "without", half, args.concurrency)
         print(f"without forwarders: {without['rate']:.0f}/s", flush=True)
+        nice = ["nice", "-n", str(args.forwarder_nice)] if args.forwarder_nice else []
         forwarders_started = time.time()
-        for n in (1, 2):
-            spawn(f"forwarder-{n}", [sys.executable, "manage.py", "forward_signatures", f"--worker-id=spike-{n}"])
+        forward = [*nice, sys.executable, "manage.py", "forward_signatures"]
+        forwarders = [spawn(f"forwarder-{n}", [*forward, f"--worker-id=spike-{n}"]) for n in (1, 2)]
+        cpu_pids = {"forwarders": [p.pid for p in forwarders], "emulator": [emulator_process.pid]}
+        # The second half begins once the forwarders are at work (their start-up is not part of the load).
+        deadline = time.monotonic() + 60
+        while not emulator.received(PETITION) and time.monotonic() < deadline:
+            time.sleep(0.2)
+        cpu_before = {name: process_cpu(pids) for name, pids in cpu_pids.items()}
         with_ = post_all(port, csrf.cookie, csrf.token, petition, "with", args.signatures - half, args.concurrency)
+        cpu_with = {name: process_cpu(pids) for name, pids in cpu_pids.items()}
         print(f"with forwarders: {with_['rate']:.0f}/s; draining", flush=True)
         stored = Signature.objects.filter(petition=petition).count()
         deadline = time.monotonic() + drain_timeout
@@ -279,13 +297,13 @@ def main() -> None:
             connections.close_all()
             time.sleep(2)
         sent = Signature.objects.filter(petition=petition, state=ForwardingState.SENT).count()
+        attempts = attempt_figures(forwarders_started)
+        cpu_end = {name: process_cpu(pids) for name, pids in cpu_pids.items()}
         connections.close_all()
         stats = emulator.stats()
         received = emulator.received(PETITION)
     finally:
-        stop_processes(processes)
-        for log in logs:
-            log.close()
+        processes.stop()
         from django.db import connections
 
         connections.close_all()
@@ -315,6 +333,7 @@ def main() -> None:
         "lost": max(0, accepted - stored) + (stored - len(emails)),
         "double_accepted": sum(1 for n in emails.values() if n > 1),
         "upstream_429": stats.get("rate_limited", 0),
+        **attempts,
         "most_in_any_60s": most_in_any_window(times),
         "upstream_limit": args.upstream_limit,
     }
@@ -326,6 +345,14 @@ def main() -> None:
             count = sum(1 for t in times if start <= t < start + 60)
             lines[f"minute_{k + 1}_share"] = f"{count / args.upstream_limit:.3f}"
         lines["full_minutes"] = full
+    # CPU of the forwarders and of the emulator (which stands in for a remote upstream) while the second half
+    # was posted, as a share of the machine's CPUs, and over the whole drain per signature sent.
+    seconds_with = len(with_["latencies"]) / with_["rate"] if with_["rate"] else 0.0
+    for name in cpu_pids:
+        if None not in (cpu_before[name], cpu_with[name], cpu_end[name]) and seconds_with and sent:
+            share = (cpu_with[name] - cpu_before[name]) / seconds_with / (os.cpu_count() or 1)
+            lines[f"{name}_cpu_share_while_posting"] = f"{share:.3f}"
+            lines[f"{name}_cpu_ms_per_signature"] = f"{cpu_end[name] / sent * 1000:.2f}"
     lines["load_average_end"] = f"{os.getloadavg()[0]:.2f}"
     for name, value in lines.items():
         print(f"{name} = {value}")

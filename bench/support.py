@@ -47,6 +47,61 @@ def stop_processes(processes: list[subprocess.Popen], timeout: float = 30) -> No
             process.kill()
 
 
+class Processes:
+    """The processes a benchmark starts, each writing its output to ``<name>.log`` in ``directory``.
+
+    ``spawn`` starts one with the benchmark's environment in the repository; ``stop`` stops them all
+    (:func:`stop_processes`) and closes their logs.
+    """
+
+    def __init__(self, directory: Path, env: dict[str, str]) -> None:
+        self.directory = directory
+        self.env = env
+        self.running: list[subprocess.Popen] = []
+        self._logs: list = []
+
+    def spawn(self, name: str, command: list[str]) -> subprocess.Popen:
+        log = open(self.directory / f"{name}.log", "ab")  # noqa: SIM115  (closed by stop())
+        self._logs.append(log)
+        process = subprocess.Popen(command, cwd=REPO, env=self.env, stdout=log, stderr=subprocess.STDOUT)
+        self.running.append(process)
+        return process
+
+    def log(self, name: str) -> str:
+        """What the process ``name`` has written so far."""
+        return (self.directory / f"{name}.log").read_text(errors="replace")
+
+    def stop(self) -> None:
+        stop_processes(self.running)
+        for log in self._logs:
+            log.close()
+
+
+def form_post_head(port: int, path: str, origin: str, csrf_cookie: str) -> bytes:
+    """The head of a form POST as a browser sends it (Origin, the CSRF cookie), with ``%d`` for the length."""
+    return (
+        f"POST {path} HTTP/1.1\r\nHost: {HOST}:{port}\r\nOrigin: {origin}\r\n"
+        f"Cookie: csrftoken={csrf_cookie}\r\nContent-Type: application/x-www-form-urlencoded\r\n"
+        "Content-Length: %d\r\nConnection: close\r\n\r\n"
+    ).encode()
+
+
+def post_once(port: int, head: bytes, body: bytes, timeout: float = 30) -> int:
+    """Send one POST (``head`` from :func:`form_post_head`) on a new connection: the answer's status, 0 for
+    an answer that is not HTTP; raises OSError.
+
+    gunicorn's sync workers close the connection after every answer, so a new connection per request is
+    what any client gets; a raw socket keeps the load generator's share of the CPUs small.
+    """
+    chunks = []
+    with socket.create_connection((HOST, port), timeout=timeout) as sock:
+        sock.sendall(head % len(body) + body)
+        while chunk := sock.recv(65536):
+            chunks.append(chunk)
+    answer = b"".join(chunks)
+    return int(answer[9:12]) if answer[:5] == b"HTTP/" and answer[9:12].isdigit() else 0
+
+
 def wait_http(url: str, process: subprocess.Popen, what: str, seconds: float = 60) -> None:
     """Return once ``url`` answers at all; exit the script if ``process`` stops first or time runs out."""
     deadline = time.monotonic() + seconds
