@@ -20,12 +20,18 @@ The same holds with longer windows counted in coarser steps (``window`` and ``re
 one counter per step, the sum read over ``window / resolution`` steps back and one ahead. The signing
 form's limits (``petition_widget.abuse``) count an hour in five-minute steps that way, and a minute in
 five-second steps.
+
+A *paced* limiter (the forwarders') also hands out at most the window's even share of the limit in any one
+step (25 a second of 1,500 a minute): a backlog drains at a steady rate instead of a minute's worth of
+requests in the first seconds, which would take the CPUs from the site's own requests in that burst. The
+window's sum still decides, so the rate stays at the limit over every minute.
 """
 
 from __future__ import annotations
 
 import hashlib
 import logging
+import math
 import random
 import threading
 import time
@@ -75,7 +81,8 @@ class RateLimiter:
 
     Thread-safe and shared by any number of processes that use the same cache server. ``clock`` is
     wall-clock seconds (not monotonic: the counters are compared across machines). ``resolution`` is the
-    length of one counter's step in seconds; ``window`` must be a whole number of steps.
+    length of one counter's step in seconds; ``window`` must be a whole number of steps. ``paced``: no step
+    hands out more than ``limit / (window / resolution)`` slots, rounded up (see the module).
     """
 
     def __init__(
@@ -86,6 +93,7 @@ class RateLimiter:
         rng: random.Random | None = None,
         window: int = WINDOW_SECONDS,
         resolution: int = 1,
+        paced: bool = False,
     ) -> None:
         if cache is None:
             cache = app_settings.RATE_LIMIT_CACHE
@@ -97,6 +105,7 @@ class RateLimiter:
         self.resolution = resolution
         self.past = window // resolution
         self.ttl = max(BUCKET_TTL, window + 3 * resolution)
+        self.paced = paced
 
     def _bucket(self, key: str, step: int) -> str:
         return f"{KEY_PREFIX}:{key}:{step}"
@@ -104,12 +113,18 @@ class RateLimiter:
     def _step(self, moment: float) -> int:
         return int(moment // self.resolution)
 
-    def _increment(self, bucket: str) -> None:
+    def step_limit(self, limit: int) -> int:
+        """The most slots one step may hand out: ``limit`` unless paced, else the window's even share of it."""
+        if not self.paced:
+            return limit
+        return max(1, math.ceil(limit / self.past))
+
+    def _increment(self, bucket: str) -> int:
+        """Count one more in ``bucket``; its new count."""
         # incr() first: the counter of the current step mostly exists already, and add() costs a round trip.
         for _ in range(3):
             try:
-                self.cache.incr(bucket)
-                return
+                return int(self.cache.incr(bucket))
             except ValueError:
                 # No counter yet, or it expired since; a cache that never keeps anything (DummyCache) ends
                 # up here every time.
@@ -132,28 +147,30 @@ class RateLimiter:
         now = self.clock()
         step = self._step(now)
         bucket = self._bucket(key, step)
-        self._increment(bucket)
+        if self._increment(bucket) > self.step_limit(limit):
+            # Paced: this step has handed out its share; the next one has room.
+            self._uncount(bucket)
+            return None, max((step + 1) * self.resolution - now, _MIN_WAIT) + self.random.uniform(0, _JITTER)
         counts = self._counts(key, step)
         if sum(counts.values()) <= limit:
             return Slot(key, step), 0.0
-        try:
-            self.cache.decr(bucket)
-        except ValueError:
-            pass
+        self._uncount(bucket)
         busy = [s for s, value in counts.items() if value > 0]
         # Room appears when the oldest counted step leaves the range read.
         oldest = min(busy) if busy else step
         wait = (oldest + self.past + 1) * self.resolution - now
         return None, max(wait, _MIN_WAIT) + self.random.uniform(0, _JITTER)
 
-    def give_back(self, slot: Slot) -> None:
-        """Uncount a granted slot (its request was not made after all)."""
-        if slot.step is None:
-            return
+    def _uncount(self, bucket: str) -> None:
         try:
-            self.cache.decr(self._bucket(slot.key, slot.step))
+            self.cache.decr(bucket)
         except ValueError:
             pass  # the counter has expired: nothing left to uncount
+
+    def give_back(self, slot: Slot) -> None:
+        """Uncount a granted slot (its request was not made after all)."""
+        if slot.step is not None:
+            self._uncount(self._bucket(slot.key, slot.step))
 
     def count(self, key: str) -> int:
         """Slots counted for ``key`` in the range a decision made now would read."""

@@ -250,7 +250,7 @@ class Worker:
     ) -> None:
         self.options = options
         self.policy = policy or RetryPolicy.from_settings()
-        self.limiter = limiter or RateLimiter()
+        self.limiter = limiter or RateLimiter(paced=True)
         self.stats: Counter[str] = Counter()
         self._stop = threading.Event()
         self._queue: queue.Queue[Signature | None] = queue.Queue()
@@ -465,7 +465,10 @@ def forward_now(signature_id: int) -> str:
     if signature is None:
         return "not due"
     forwarder = Forwarder(
-        worker_id=worker_id, policy=RetryPolicy.from_settings(), limiter=RateLimiter(), lease_seconds=lease_seconds
+        worker_id=worker_id,
+        policy=RetryPolicy.from_settings(),
+        limiter=RateLimiter(paced=True),
+        lease_seconds=lease_seconds,
     )
     try:
         return forwarder.forward(signature)

@@ -105,6 +105,49 @@ def test_no_60_second_window_ever_holds_more_than_the_limit(cache):
     assert len(granted) >= 4 * 30
 
 
+def test_a_paced_limiter_hands_out_the_limit_evenly_and_still_uses_it(cache):
+    """1,500 a minute paced: 25 a second at most, never more than the limit in any 60 seconds, and under
+    steady demand at least 97 % of the limit in every minute (not a minute's worth in the first second)."""
+    clock = Clock(1_700_000_000.5)
+    limiter = RateLimiter(cache, clock=clock, rng=random.Random(3), paced=True)
+    assert limiter.step_limit(1500) == 25 and limiter.step_limit(5) == 1
+    granted = []
+    while clock.now < 1_700_000_000.5 + 180:
+        for _ in range(100):  # more demand than the limit at each instant: ask until refused
+            if limiter.try_acquire("k", 1500) > 0:
+                break
+            granted.append(clock.now)
+        clock.now += 0.1
+    per_second: dict[int, int] = {}
+    for moment in granted:
+        per_second[int(moment)] = per_second.get(int(moment), 0) + 1
+    assert max(per_second.values()) == 25
+    assert most_in_any_window(granted) <= 1500
+    for minute in range(3):
+        start = 1_700_000_000.5 + 60 * minute
+        assert sum(1 for t in granted if start <= t < start + 60) >= 0.97 * 1500
+
+
+def test_a_paced_limiter_says_to_wait_for_the_next_step(cache):
+    clock = Clock(1_700_000_000.25)
+    paced = RateLimiter(cache, clock=clock, paced=True)
+    assert paced.try_acquire("p", 60) == 0.0
+    wait = paced.try_acquire("p", 60)  # one a second: the next slot is in the next second
+    assert 0.75 <= wait <= 0.75 + 0.05
+    clock.now += wait
+    assert paced.try_acquire("p", 60) == 0.0
+    # Unpaced, the whole limit may go at once.
+    burst = RateLimiter(cache, clock=clock)
+    assert all(burst.try_acquire("b", 60) == 0.0 for _ in range(60))
+    assert burst.try_acquire("b", 60) > 0
+
+
+def test_the_forwarders_limiter_is_paced():
+    from petition_widget.forwarding.worker import Worker, WorkerOptions
+
+    assert Worker(WorkerOptions(worker_id="paced")).limiter.paced
+
+
 def test_acquire_waits_for_room_and_stops_on_request(cache):
     clock = Clock()
     limiter = RateLimiter(cache, clock=clock)
