@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import logging
 import secrets
+from collections.abc import Callable
 from datetime import timedelta
 
 from django.db import models, transaction
@@ -157,14 +158,22 @@ def stale_petitions(interval: float) -> models.QuerySet:
     return Petition.objects.filter(accepts_signatures=True).filter(Q(synced_at__isnull=True) | Q(synced_at__lt=cutoff))
 
 
-def sync_stale_petitions(interval: float) -> tuple[int, int]:
+def sync_stale_petitions(interval: float, *, take_slot: Callable[[str], bool] | None = None) -> tuple[int, int]:
     """Sync each open petition not synced for ``interval`` seconds; returns (synced, failed).
 
     Run by the forwarding workers between batches, never in a visitor's request. A petition the
-    upstream cannot give is logged (by id) and tried again on the next round.
+    upstream cannot give is logged (by id) and tried again on the next round. ``take_slot(provider)``,
+    when given, is asked before each petition's request (the upstream counts a read against the same
+    limit as a signature): ``False`` leaves that petition, and the rest of its provider's, to the next round.
     """
     synced = failed = 0
+    no_room: set[str] = set()
     for petition in stale_petitions(interval).only("pk", "provider", "upstream_id").order_by("synced_at", "pk"):
+        if petition.provider in no_room:
+            continue
+        if take_slot is not None and not take_slot(petition.provider):
+            no_room.add(petition.provider)
+            continue
         try:
             sync_petition(petition)
         except Exception as exc:

@@ -264,6 +264,8 @@ class Worker:
         self._low_water = options.concurrency + max(1, options.batch_size // 2)
         # Monotonic time of the next round of petition syncs.
         self._next_sync = 0.0
+        # Each provider's API key, whose limit a petition sync counts against.
+        self._api_keys: dict[str, str] = {}
 
     @property
     def worker_id(self) -> str:
@@ -383,7 +385,7 @@ class Worker:
             return
         self._next_sync = time.monotonic() + interval
         try:
-            synced, failed = sync_stale_petitions(interval)
+            synced, failed = sync_stale_petitions(interval, take_slot=self._sync_slot)
         except DatabaseError as exc:
             logger.warning("worker %s: petitions could not be synced (%s)", self.worker_id, exc)
             return
@@ -392,6 +394,25 @@ class Worker:
                 self.stats["petitions synced"] += synced
                 if failed:
                     self.stats["petition syncs failed"] += failed
+
+    def _sync_slot(self, provider_name: str) -> bool:
+        """A slot of the upstream's limit for one petition sync, without waiting: the upstream counts the read
+        as it counts a signature. With none free (a backlog keeps the limit busy) the sync waits a round."""
+        limit = limit_for(provider_name)
+        if not limit:
+            return True
+        if provider_name not in self._api_keys:
+            try:
+                provider = get_provider(provider_name)
+            except ConfigurationError:
+                return True  # the sync fails on its own, and says why
+            self._api_keys[provider_name] = provider.api_key
+            provider.close()
+        granted = self.limiter.try_acquire(limit_key(provider_name, self._api_keys[provider_name]), limit) <= 0
+        if not granted:
+            with self._changed:
+                self.stats["petition syncs deferred (rate limit)"] += 1
+        return granted
 
     def _claim(self, room: int) -> list[Signature] | None:
         """Claim and queue up to ``room`` signatures; ``None`` when the database could not be asked."""

@@ -7,13 +7,14 @@ import random
 from datetime import timedelta
 
 import pytest
+from django.core.cache.backends.locmem import LocMemCache
 from django.utils import timezone
 
 from petition_widget import lifecycle
 from petition_widget.forwarding.retry import RetryPolicy
 from petition_widget.forwarding.worker import Worker, WorkerOptions
 from petition_widget.models import ForwardAttempt, ForwardingState, Petition, Provider, Signature
-from petition_widget.ratelimit import RateLimiter
+from petition_widget.ratelimit import RateLimiter, limit_key
 from tests.factories import make_signatures
 from tests.forwarding_support import (
     CHANGEORG_ID,
@@ -314,3 +315,44 @@ def test_the_environment_is_read_once_per_client(monkeypatch):
     assert remote.session.proxies.get("https") == "http://proxy.example:3128"
     assert "https" not in internal.session.proxies
     assert remote.session.verify == "/etc/ssl/bundle.pem"
+
+
+# --- a petition sync counts against the upstream's limit ---------------------------------------------------------
+
+
+@pytest.mark.django_db(transaction=True)
+@pytest.mark.parametrize("room", [True, False], ids=["room", "limit-full"])
+def test_a_petition_sync_takes_a_slot_of_the_upstream_limit_or_waits_a_round(changeorg, upstream, settings, room):
+    """The upstream counts a petition read as it counts a signature: a sync takes a slot of the same shared
+    limit, and with the limit full (a backlog draining) it is not made at all rather than refused with 429."""
+    settings.PETITION_WIDGET = {**settings.PETITION_WIDGET, "RATE_LIMITS": {"changeorg": 5, "wethepeople": 0}}
+    limiter = RateLimiter(LocMemCache(f"sync-slot-{room}", {}))
+    key = limit_key(Provider.CHANGEORG, upstream.api_key)
+    if not room:
+        for _ in range(5):
+            assert limiter.try_acquire(key, 5) == 0
+    Petition.objects.filter(pk=changeorg.pk).update(signature_count=0, synced_at=timezone.now() - timedelta(hours=1))
+    requests_before = upstream.stats()["requests"]
+    worker = Worker(
+        WorkerOptions(worker_id="sync-slot", concurrency=1, poll_interval=0.1, sync_interval=60), limiter=limiter
+    )
+    original = worker._sync_petitions
+
+    def sync_then_stop():
+        original()
+        worker.stop()
+
+    worker._sync_petitions = sync_then_stop
+    stats = worker.run()
+
+    changeorg.refresh_from_db()
+    if room:
+        assert stats["petitions synced"] == 1 and changeorg.signature_count > 0
+        assert upstream.stats()["requests"] == requests_before + 1
+        assert limiter.count(key) == 1
+    else:
+        assert stats["petition syncs deferred (rate limit)"] == 1 and "petitions synced" not in stats
+        assert changeorg.signature_count == 0
+        assert upstream.stats()["requests"] == requests_before
+        assert limiter.count(key) == 5
+        assert upstream.stats()["rate_limited"] == 0
