@@ -190,8 +190,8 @@ def main() -> None:
     parser.add_argument(
         "--forwarder-nice",
         type=int,
-        default=0,
-        help="run the forwarders at this niceness (docs/deployment.md's units: 10; default 0)",
+        default=10,
+        help="run the forwarders at this niceness (default 10, as docs/deployment.md's unit has them; 0: as the site)",
     )
     parser.add_argument(
         "--drain-timeout", type=float, default=0, help="seconds to wait for the upstream (default: twice the need)"
